@@ -1,0 +1,26 @@
+//! Outpost: a replica downstream WSUS server.
+//!
+//! # Layout
+//! - `cli`: clap commands (= INTERFACE.md), exit codes, error printing.
+//! - `app`: composition root: opens the store, wires upstream and sync, runs commands and the demo.
+//! - `config`: TOML config: raw serde shapes → units → validated `Config`.
+//! - `model`: pure domain types (ids, digests, update documents, groups, approvals).
+//! - `xml`: hardened XML reader/writer, SOAP envelope and fault, update-document parser.
+//! - `upstream`: MS-WSUSSS client: auth + cookie lifecycle, messages, rate limit, retry.
+//! - `store`: SQLite replica (WAL, migrations): revisions, files, groups, deployments, anchors, runs.
+//! - `sync`: one sync pass as atomic phases, with progress reporting.
+//! - `status`: one `Status` struct rendered as JSON and text.
+//! - `telemetry`: tracing setup.
+//! - `lab`: built-in lab upstream (fake USS over a synthetic catalog) for the demo, tests, benches.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod lab;
+pub mod model;
+pub mod status;
+pub mod store;
+pub mod sync;
+pub mod telemetry;
+pub mod upstream;
+pub mod xml;

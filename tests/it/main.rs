@@ -1,0 +1,8 @@
+//! The one integration-test binary: every test here talks over real sockets or real files.
+
+mod cli;
+mod config;
+mod lab;
+mod support;
+mod sync;
+mod upstream_real;
