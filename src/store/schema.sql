@@ -1,0 +1,114 @@
+-- Migration 1: the replica. GUIDs are stored as lower-case text, digests as raw bytes.
+
+-- Small named values: anchors, the USS's config, subscribed languages.
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+-- Every update revision fetched from the USS (all types). Rows are written 'staged' batch by
+-- batch while a phase runs and become 'live' in the one transaction that also advances the
+-- phase's anchor, so readers only ever see whole phases.
+CREATE TABLE revision (
+    id            INTEGER PRIMARY KEY,
+    update_id     TEXT    NOT NULL,
+    revision      INTEGER NOT NULL,
+    kind          TEXT    NOT NULL,   -- model::UpdateKind::as_str()
+    category_type TEXT,               -- Company / ProductFamily / Product for categories
+    title         TEXT,
+    expired       INTEGER NOT NULL,
+    eula_id       TEXT,
+    compressed    INTEGER NOT NULL,   -- arrived as XmlUpdateBlobCompressed
+    xml           TEXT    NOT NULL,   -- the decoded document, verbatim
+    state         TEXT    NOT NULL CHECK (state IN ('staged', 'live')),
+    fetched_at    TEXT    NOT NULL,
+    UNIQUE (update_id, revision)
+);
+CREATE INDEX revision_kind ON revision (state, kind);
+
+-- Relationships/Prerequisites: grp NULL = plain AND, else the AtLeastOne group number.
+CREATE TABLE prerequisite (
+    revision    INTEGER NOT NULL REFERENCES revision (id) ON DELETE CASCADE,
+    update_id   TEXT    NOT NULL,
+    grp         INTEGER,
+    is_category INTEGER NOT NULL
+);
+CREATE INDEX prerequisite_revision ON prerequisite (revision);
+
+-- Relationships/BundledUpdates (with or without AtLeastOne groups).
+CREATE TABLE bundle_member (
+    revision        INTEGER NOT NULL REFERENCES revision (id) ON DELETE CASCADE,
+    member_update   TEXT    NOT NULL,
+    member_revision INTEGER NOT NULL
+);
+CREATE INDEX bundle_member_revision ON bundle_member (revision);
+CREATE INDEX bundle_member_member ON bundle_member (member_update, member_revision);
+
+-- Relationships/SupersededUpdates.
+CREATE TABLE supersedes (
+    revision   INTEGER NOT NULL REFERENCES revision (id) ON DELETE CASCADE,
+    superseded TEXT    NOT NULL
+);
+CREATE INDEX supersedes_revision ON supersedes (revision);
+
+-- Content files named by the metadata, one row per SHA-1.
+CREATE TABLE file (
+    sha1          BLOB PRIMARY KEY,
+    sha256        BLOB,
+    size          INTEGER NOT NULL,
+    name          TEXT    NOT NULL,
+    patching_type TEXT,
+    mu_url        TEXT
+);
+
+CREATE TABLE revision_file (
+    revision INTEGER NOT NULL REFERENCES revision (id) ON DELETE CASCADE,
+    sha1     BLOB    NOT NULL REFERENCES file (sha1),
+    PRIMARY KEY (revision, sha1)
+);
+CREATE INDEX revision_file_sha1 ON revision_file (sha1);
+
+-- GetConfigData LanguageUpdateList, merged delta by delta.
+CREATE TABLE language (
+    id      INTEGER PRIMARY KEY,
+    short   TEXT    NOT NULL,
+    long    TEXT    NOT NULL,
+    enabled INTEGER NOT NULL
+);
+
+-- Replica: the USS's target groups (full list each sync).
+CREATE TABLE target_group (
+    id         TEXT PRIMARY KEY,
+    parent     TEXT,
+    name       TEXT    NOT NULL,
+    is_builtin INTEGER NOT NULL
+);
+
+-- Replica: live deployments (approvals), keyed by DeploymentGuid.
+CREATE TABLE deployment (
+    id                TEXT PRIMARY KEY,
+    update_id         TEXT    NOT NULL,
+    revision          INTEGER NOT NULL,
+    action            INTEGER NOT NULL,
+    admin_name        TEXT,
+    deadline          TEXT,
+    is_assigned       INTEGER NOT NULL,
+    go_live_time      TEXT    NOT NULL,
+    target_group      TEXT    NOT NULL,
+    download_priority INTEGER NOT NULL,
+    last_change       TEXT    NOT NULL
+);
+CREATE INDEX deployment_update ON deployment (update_id, revision);
+
+CREATE TABLE hidden_update (update_id TEXT PRIMARY KEY);
+CREATE TABLE accepted_eula (eula_id TEXT PRIMARY KEY);
+
+-- One row per sync pass.
+CREATE TABLE sync_run (
+    id       INTEGER PRIMARY KEY,
+    started  TEXT NOT NULL,
+    finished TEXT,
+    ok       INTEGER,
+    phase    TEXT,
+    error    TEXT
+);
