@@ -1,0 +1,360 @@
+//! The HTTP side of the lab: case-insensitive IIS-style routing (doubled slashes accepted),
+//! SOAP envelope handling with the request log and injected switches, and `/Content` with
+//! single-range support. Every failure of a request becomes an HTTP answer, never a panic.
+
+use super::ops::{self, Service};
+use super::{Lab, RecordedRequest};
+use crate::model::Sha1Digest;
+use crate::xml::soap::{self, Body, Fault, CONTENT_TYPE};
+use crate::xml::{Element, Limits};
+use axum::body::{Body as HttpBody, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+
+/// Requests above this size are refused (a GetUpdateData of 100 ids is about 13 KB).
+const MAX_REQUEST: usize = 4 << 20;
+const REQUEST_LIMITS: Limits = Limits {
+    max_bytes: MAX_REQUEST,
+    max_depth: 32,
+    max_elements: 100_000,
+};
+
+pub(super) fn router(lab: Lab) -> Router {
+    Router::new().fallback(handle).with_state(lab)
+}
+
+async fn handle(State(lab): State<Lab>, req: Request) -> Response {
+    let path = req.uri().path().to_owned();
+    let route = normalise(&path);
+    let service = match route.as_str() {
+        "/serversyncwebservice/serversyncwebservice.asmx" => Some(Service::ServerSync),
+        "/dssauthwebservice/dssauthwebservice.asmx" => Some(Service::DssAuth),
+        "/reportingwebservice/reportingwebservice.asmx" => Some(Service::Reporting),
+        _ => None,
+    };
+    let method = req.method().clone();
+    if let Some(service) = service {
+        if method != Method::POST {
+            return (
+                StatusCode::METHOD_NOT_ALLOWED,
+                [(header::ALLOW, "POST")],
+                "SOAP endpoints take POST\n",
+            )
+                .into_response();
+        }
+        let soap_action = req
+            .headers()
+            .get("soapaction")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().trim_matches('"').to_owned());
+        let body = match axum::body::to_bytes(req.into_body(), MAX_REQUEST).await {
+            Ok(b) => b,
+            Err(_) => {
+                let f = Fault::plain(false, "request body unreadable or over the size limit");
+                return fault_response(&lab, &f);
+            }
+        };
+        return soap_call(lab, service, path, soap_action, body).await;
+    }
+    if route.starts_with("/content/") && (method == Method::GET || method == Method::HEAD) {
+        return content(lab, &route, method == Method::HEAD, req.headers()).await;
+    }
+    (StatusCode::NOT_FOUND, "not found\n").into_response()
+}
+
+/// IIS matches paths case-insensitively, and real DSSs send `//DssAuthWebService/…` when they
+/// join the base URL and ServiceUrl: lower-case and collapse repeated slashes.
+fn normalise(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        if c == '/' && out.ends_with('/') {
+            continue;
+        }
+        out.push(c.to_ascii_lowercase());
+    }
+    out
+}
+
+async fn soap_call(
+    lab: Lab,
+    service: Service,
+    path: String,
+    soap_action: Option<String>,
+    body: Bytes,
+) -> Response {
+    let parsed = soap::parse(&body, REQUEST_LIMITS);
+    let element = match &parsed {
+        Ok(Body::Message(el)) => Some(el),
+        _ => None,
+    };
+    lab.record(recorded(element, path, soap_action, &body));
+    let el = match parsed {
+        Ok(Body::Message(el)) => el,
+        Ok(Body::Fault(_)) => {
+            return fault_response(&lab, &Fault::plain(false, "a request cannot be a fault"))
+        }
+        Err(e) => return fault_response(&lab, &Fault::plain(false, &format!("bad request: {e}"))),
+    };
+    let op = el.name.clone();
+    let plan = lab.take_plan(&op, service == Service::ServerSync, true);
+    if let Some(delay) = plan.delay {
+        tokio::time::sleep(delay).await;
+    }
+    if plan.http500 {
+        return plain_500(&lab);
+    }
+    if let Some(code) = &plan.fault {
+        return fault_response(&lab, &ops::fault(service, &op, code, ""));
+    }
+    match ops::call(&lab, service, &el, plan.truncate) {
+        Ok(body) => {
+            let mut envelope = soap::envelope(&body);
+            if plan.malformed {
+                let mut cut = envelope.len() / 2;
+                while !envelope.is_char_boundary(cut) {
+                    cut -= 1;
+                }
+                envelope.truncate(cut);
+            }
+            xml_response(&lab, StatusCode::OK, envelope)
+        }
+        Err(f) => fault_response(&lab, &f),
+    }
+}
+
+fn recorded(
+    el: Option<&Element>,
+    path: String,
+    soap_action: Option<String>,
+    body: &[u8],
+) -> RecordedRequest {
+    let operation = el.map(|e| e.name.clone()).unwrap_or_default();
+    let (update_ids, anchor, get_config) = match (el, operation.as_str()) {
+        (Some(e), "GetUpdateData") => (ops::requested_ids(e), None, None),
+        (Some(e), "GetRevisionIdList") => {
+            let filter = e.child("filter");
+            (
+                Vec::new(),
+                filter.and_then(|f| f.child_text("Anchor")).map(str::to_owned),
+                filter
+                    .and_then(|f| f.child("GetConfig"))
+                    .and_then(|g| crate::xml::parse_bool(g).ok()),
+            )
+        }
+        (Some(e), "GetDeployments") => (
+            Vec::new(),
+            e.child_text("deploymentAnchor").map(str::to_owned),
+            None,
+        ),
+        _ => (Vec::new(), None, None),
+    };
+    RecordedRequest {
+        operation,
+        path,
+        soap_action,
+        update_ids,
+        anchor,
+        get_config,
+        body: String::from_utf8_lossy(body).into_owned(),
+    }
+}
+
+fn xml_response(lab: &Lab, status: StatusCode, body: String) -> Response {
+    lab.count_sent(body.len());
+    // Real WSUS: "private, max-age=0" on answers, "private" on faults.
+    let cache = if status == StatusCode::OK {
+        "private, max-age=0"
+    } else {
+        "private"
+    };
+    (
+        status,
+        [
+            (header::CONTENT_TYPE, CONTENT_TYPE),
+            (header::CACHE_CONTROL, cache),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+fn fault_response(lab: &Lab, fault: &Fault) -> Response {
+    xml_response(lab, StatusCode::INTERNAL_SERVER_ERROR, fault.to_envelope())
+}
+
+fn plain_500(lab: &Lab) -> Response {
+    let body = "Internal Server Error (injected by the Outpost lab)\n";
+    lab.count_sent(body.len());
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        body,
+    )
+        .into_response()
+}
+
+/// `GET`/`HEAD /Content/XX/SHA1HEX.ext` (route already lower-cased).
+async fn content(lab: Lab, route: &str, head: bool, headers: &HeaderMap) -> Response {
+    let plan = lab.take_plan("Content", false, false);
+    if let Some(delay) = plan.delay {
+        tokio::time::sleep(delay).await;
+    }
+    if plan.http500 {
+        return plain_500(&lab);
+    }
+    let not_found = || (StatusCode::NOT_FOUND, "not found\n").into_response();
+    let Some((key, _)) = content_file(&lab, route) else {
+        return not_found();
+    };
+    let bytes = lab.base().file_bytes(key);
+    let len = bytes.len() as u64;
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok());
+    let (status, start, end) = match resolve_range(range, len) {
+        RangeOutcome::Full => (StatusCode::OK, 0, len),
+        RangeOutcome::Partial { start, end } => (StatusCode::PARTIAL_CONTENT, start, end + 1),
+        RangeOutcome::Unsatisfiable => {
+            return (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                [(header::CONTENT_RANGE, format!("bytes */{len}"))],
+            )
+                .into_response();
+        }
+    };
+    let mut response = Response::new(HttpBody::empty());
+    *response.status_mut() = status;
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
+    if status == StatusCode::PARTIAL_CONTENT {
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{}/{len}", end - 1)) {
+            h.insert(header::CONTENT_RANGE, v);
+        }
+    }
+    if !head {
+        let slice = bytes[start as usize..end as usize].to_vec();
+        lab.count_sent(slice.len());
+        *response.body_mut() = HttpBody::from(slice);
+    }
+    response
+}
+
+/// The file a content route names: `XX` must be the last two hex digits of the SHA-1 and the
+/// extension must be the file's own, as on a real WSUS content share.
+fn content_file(lab: &Lab, route: &str) -> Option<(u64, crate::model::UpdateFile)> {
+    let rest = route.strip_prefix("/content/")?;
+    let (dir, name) = rest.split_once('/')?;
+    let (hex, ext) = match name.find('.') {
+        Some(i) => (&name[..i], &name[i..]),
+        None => (name, ""),
+    };
+    let sha1 = Sha1Digest::from_hex(hex).ok()?;
+    if !sha1.to_hex_upper()[38..].eq_ignore_ascii_case(dir) {
+        return None;
+    }
+    let (key, meta) = lab.file_by_sha1(&sha1)?;
+    meta.extension()
+        .eq_ignore_ascii_case(ext)
+        .then_some((key, meta))
+}
+
+/// What a `Range` header asks of a body of `len` bytes (`end` inclusive).
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum RangeOutcome {
+    Full,
+    Partial { start: u64, end: u64 },
+    Unsatisfiable,
+}
+
+/// Resolve a single byte range (RFC 9110 §14). Headers we do not understand, and multiple
+/// ranges, are ignored (answer the whole body), which the RFC allows.
+pub(super) fn resolve_range(header: Option<&str>, len: u64) -> RangeOutcome {
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return RangeOutcome::Full;
+    };
+    if spec.contains(',') {
+        return RangeOutcome::Full;
+    }
+    let Some((first, last)) = spec.trim().split_once('-') else {
+        return RangeOutcome::Full;
+    };
+    let (first, last) = (first.trim(), last.trim());
+    let parse = |s: &str| s.parse::<u64>().ok();
+    match (first.is_empty(), last.is_empty()) {
+        // bytes=-n: the last n bytes.
+        (true, false) => match parse(last) {
+            None => RangeOutcome::Full,
+            Some(0) => RangeOutcome::Unsatisfiable,
+            Some(_) if len == 0 => RangeOutcome::Unsatisfiable,
+            Some(n) => RangeOutcome::Partial {
+                start: len.saturating_sub(n),
+                end: len - 1,
+            },
+        },
+        // bytes=a- : from a to the end.
+        (false, true) => match parse(first) {
+            None => RangeOutcome::Full,
+            Some(a) if a >= len => RangeOutcome::Unsatisfiable,
+            Some(a) => RangeOutcome::Partial {
+                start: a,
+                end: len - 1,
+            },
+        },
+        // bytes=a-b
+        (false, false) => match (parse(first), parse(last)) {
+            (Some(a), Some(b)) if a <= b => {
+                if a >= len {
+                    RangeOutcome::Unsatisfiable
+                } else {
+                    RangeOutcome::Partial {
+                        start: a,
+                        end: b.min(len - 1),
+                    }
+                }
+            }
+            _ => RangeOutcome::Full,
+        },
+        (true, true) => RangeOutcome::Full,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_normalise_case_and_doubled_slashes() {
+        assert_eq!(
+            normalise("//DssAuthWebService/DssAuthWebService.asmx"),
+            "/dssauthwebservice/dssauthwebservice.asmx"
+        );
+        assert_eq!(normalise("/Content/AB//x.CAB"), "/content/ab/x.cab");
+    }
+
+    #[test]
+    fn ranges_resolve_like_rfc_9110() {
+        use RangeOutcome::*;
+        let r = |h: &str| resolve_range(Some(h), 100);
+        assert_eq!(resolve_range(None, 100), Full);
+        assert_eq!(r("bytes=0-9"), Partial { start: 0, end: 9 });
+        assert_eq!(r("bytes=90-200"), Partial { start: 90, end: 99 });
+        assert_eq!(r("bytes=50-"), Partial { start: 50, end: 99 });
+        assert_eq!(r("bytes=-10"), Partial { start: 90, end: 99 });
+        assert_eq!(r("bytes=-500"), Partial { start: 0, end: 99 });
+        assert_eq!(r("bytes=100-"), Unsatisfiable);
+        assert_eq!(r("bytes=100-200"), Unsatisfiable);
+        assert_eq!(r("bytes=-0"), Unsatisfiable);
+        assert_eq!(r("bytes=5-1"), Full);
+        assert_eq!(r("bytes=0-1,5-6"), Full);
+        assert_eq!(r("items=0-1"), Full);
+        assert_eq!(r("bytes=x-1"), Full);
+        assert_eq!(r("bytes=-"), Full);
+    }
+}
