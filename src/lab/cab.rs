@@ -7,10 +7,7 @@ use std::io::{Cursor, Write};
 
 /// Build the cabinet for one document.
 pub(super) fn compress_blob(document: &str) -> std::io::Result<Vec<u8>> {
-    let utf16: Vec<u8> = document
-        .encode_utf16()
-        .flat_map(u16::to_le_bytes)
-        .collect();
+    let utf16: Vec<u8> = document.encode_utf16().flat_map(u16::to_le_bytes).collect();
     let mut builder = cab::CabinetBuilder::new();
     let file = builder
         .add_folder(cab::CompressionType::MsZip)
@@ -46,7 +43,11 @@ mod tests {
             .collect();
         assert_eq!(names, ["blob"]);
         let mut raw = Vec::new();
-        cabinet.read_file("blob").unwrap().read_to_end(&mut raw).unwrap();
+        cabinet
+            .read_file("blob")
+            .unwrap()
+            .read_to_end(&mut raw)
+            .unwrap();
         // No BOM, no declaration: the first code unit is '<'.
         assert_eq!(&raw[..2], &[b'<', 0]);
         assert_eq!(crate::xml::update::decode_blob(&raw).unwrap(), doc);

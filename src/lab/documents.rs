@@ -13,15 +13,16 @@ const NS_PUB: &str = "http://schemas.microsoft.com/msus/2002/12/Publishing";
 const NS_LAR: &str = "http://schemas.microsoft.com/msus/2002/12/LogicalApplicabilityRules";
 const NS_BAR: &str = "http://schemas.microsoft.com/msus/2002/12/BaseApplicabilityRules";
 const NS_CAT: &str = "http://schemas.microsoft.com/msus/2002/12/UpdateHandlers/Category";
-const NS_CMD: &str = "http://schemas.microsoft.com/msus/2002/12/UpdateHandlers/CommandLineInstallation";
+const NS_CMD: &str =
+    "http://schemas.microsoft.com/msus/2002/12/UpdateHandlers/CommandLineInstallation";
 const NS_DRV: &str = "http://schemas.microsoft.com/msus/2002/12/UpdateHandlers/WindowsDriver";
 const NS_XSI: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 /// Languages of the Company document: enough of them to push it over the 5,120-byte
 /// compression threshold, like the real Microsoft company document.
 const LANGUAGES: [&str; 24] = [
-    "ar", "cs", "da", "de", "el", "en", "es", "fi", "fr", "he", "hu", "it", "ja", "ko", "nl",
-    "no", "pl", "pt", "pt-br", "ru", "sv", "tr", "zh-cn", "zh-tw",
+    "ar", "cs", "da", "de", "el", "en", "es", "fi", "fr", "he", "hu", "it", "ja", "ko", "nl", "no",
+    "pl", "pt", "pt-br", "ru", "sv", "tr", "zh-cn", "zh-tw",
 ];
 
 const CREATED: &str = "2024-05-14T17:00:00.000Z";
@@ -96,7 +97,10 @@ fn bundled(w: &mut Writer, members: &[RevisionId]) {
         let rev = m.revision.to_string();
         w.empty_attrs(
             "upd:UpdateIdentity",
-            &[("UpdateID", &m.update_id.to_string()), ("RevisionNumber", &rev)],
+            &[
+                ("UpdateID", &m.update_id.to_string()),
+                ("RevisionNumber", &rev),
+            ],
         );
     }
     w.close("upd:AtLeastOne").close("upd:BundledUpdates");
@@ -145,7 +149,11 @@ fn company(w: &mut Writer, base: &Base, revision: i32) {
     let id = base.id(Entity::Company).to_string().to_uppercase();
     open_update(
         w,
-        &[("xmlns:pub", NS_PUB), ("xmlns:lar", NS_LAR), ("xmlns:cat", NS_CAT)],
+        &[
+            ("xmlns:pub", NS_PUB),
+            ("xmlns:lar", NS_LAR),
+            ("xmlns:cat", NS_CAT),
+        ],
         &id,
         revision,
     );
@@ -183,7 +191,12 @@ fn family(w: &mut Writer, base: &Base, revision: i32) {
     category_properties(w, base);
     w.open("upd:LocalizedPropertiesCollection");
     for lang in ["de", "en", "fr"] {
-        localized(w, lang, "Outpost Lab Windows & Tools", Some("Outpost Lab Windows & Tools"));
+        localized(
+            w,
+            lang,
+            "Outpost Lab Windows & Tools",
+            Some("Outpost Lab Windows & Tools"),
+        );
     }
     w.close("upd:LocalizedPropertiesCollection")
         .open("upd:Relationships")
@@ -210,7 +223,11 @@ fn product(w: &mut Writer, base: &Base, n: u8, revision: i32) {
     let id = base.id(Entity::Product(n)).to_string();
     open_update(
         w,
-        &[("xmlns:pub", NS_PUB), ("xmlns:bar", NS_BAR), ("xmlns:cat", NS_CAT)],
+        &[
+            ("xmlns:pub", NS_PUB),
+            ("xmlns:bar", NS_BAR),
+            ("xmlns:cat", NS_CAT),
+        ],
         &id,
         revision,
     );
@@ -275,7 +292,12 @@ fn product(w: &mut Writer, base: &Base, n: u8, revision: i32) {
 
 fn classification(w: &mut Writer, base: &Base, c: Class, revision: i32) {
     let id = c.id().to_string();
-    open_update(w, &[("xmlns:pub", NS_PUB), ("xmlns:cat", NS_CAT)], &id, revision);
+    open_update(
+        w,
+        &[("xmlns:pub", NS_PUB), ("xmlns:cat", NS_CAT)],
+        &id,
+        revision,
+    );
     category_properties(w, base);
     w.open("upd:LocalizedPropertiesCollection");
     localized(w, "en", c.title(), Some(&format!("{} (lab).", c.title())));
@@ -297,7 +319,12 @@ fn classification(w: &mut Writer, base: &Base, c: Class, revision: i32) {
 
 fn detectoid(w: &mut Writer, base: &Base, revision: i32) {
     let id = base.id(Entity::Detectoid).to_string();
-    open_update(w, &[("xmlns:pub", NS_PUB), ("xmlns:bar", NS_BAR)], &id, revision);
+    open_update(
+        w,
+        &[("xmlns:pub", NS_PUB), ("xmlns:bar", NS_BAR)],
+        &id,
+        revision,
+    );
     w.open_attrs(
         "upd:Properties",
         &[
@@ -347,14 +374,14 @@ fn command_line(w: &mut Writer, file: Option<&UpdateFile>) {
     let program = file.map(|f| f.name.as_str()).unwrap_or("setup.exe");
     w.open_attrs(
         "upd:HandlerSpecificData",
-        &[("xsi:type", "cmd:CommandLineInstallation"), ("xmlns:xsi", NS_XSI)],
+        &[
+            ("xsi:type", "cmd:CommandLineInstallation"),
+            ("xmlns:xsi", NS_XSI),
+        ],
     )
     .open_attrs(
         "cmd:InstallCommand",
-        &[
-            ("Program", program),
-            ("Arguments", "/quiet /norestart"),
-        ],
+        &[("Program", program), ("Arguments", "/quiet /norestart")],
     )
     .empty_attrs(
         "cmd:ReturnCode",
@@ -378,7 +405,11 @@ fn software(w: &mut Writer, base: &Base, e: Entity, revision: i32, file: Option<
     let id = base.id(e).to_string();
     open_update(
         w,
-        &[("xmlns:pub", NS_PUB), ("xmlns:lar", NS_LAR), ("xmlns:cmd", NS_CMD)],
+        &[
+            ("xmlns:pub", NS_PUB),
+            ("xmlns:lar", NS_LAR),
+            ("xmlns:cmd", NS_CMD),
+        ],
         &id,
         revision,
     );
@@ -395,7 +426,10 @@ fn software(w: &mut Writer, base: &Base, e: Entity, revision: i32, file: Option<
         props.push(("MsrcSeverity", "Important"));
     }
     props.extend([
-        ("PublicationState", if expired { "Expired" } else { "Published" }),
+        (
+            "PublicationState",
+            if expired { "Expired" } else { "Published" },
+        ),
         ("CreationDate", CREATED),
         ("PublisherID", &publisher),
         ("Handler", NS_CMD),
@@ -407,9 +441,15 @@ fn software(w: &mut Writer, base: &Base, e: Entity, revision: i32, file: Option<
     }
     let kb_text = kb.to_string();
     w.open_attrs("upd:Properties", &props)
-        .empty_attrs("upd:InstallationBehavior", &[("RebootBehavior", "CanRequestReboot")])
+        .empty_attrs(
+            "upd:InstallationBehavior",
+            &[("RebootBehavior", "CanRequestReboot")],
+        )
         .leaf("upd:KBArticleID", &kb_text)
-        .leaf("upd:MoreInfoUrl", format!("https://lab.example.invalid/kb{kb}"))
+        .leaf(
+            "upd:MoreInfoUrl",
+            format!("https://lab.example.invalid/kb{kb}"),
+        )
         .close("upd:Properties")
         .open("upd:LocalizedPropertiesCollection");
     let title = format!("{}: {product} (KB{kb}) {label}", class.title());
@@ -481,7 +521,10 @@ fn bundle(w: &mut Writer, base: &Base, revision: i32) {
     w.close("upd:Prerequisites");
     bundled(
         w,
-        &[member(base, Entity::BundleChild(0)), member(base, Entity::NestedBundle)],
+        &[
+            member(base, Entity::BundleChild(0)),
+            member(base, Entity::NestedBundle),
+        ],
     );
     w.close("upd:Relationships").close("upd:Update");
 }
@@ -508,7 +551,11 @@ fn nested_bundle(w: &mut Writer, base: &Base, revision: i32) {
         .open("upd:Relationships")
         .open("upd:Prerequisites");
     at_least_one(w, false, Entity::NestedBundle.class().id());
-    at_least_one(w, false, base.id(Entity::Product(Entity::NestedBundle.product())));
+    at_least_one(
+        w,
+        false,
+        base.id(Entity::Product(Entity::NestedBundle.product())),
+    );
     w.close("upd:Prerequisites");
     bundled(w, &[member(base, Entity::BundleChild(1))]);
     w.close("upd:Relationships").close("upd:Update");
@@ -525,7 +572,11 @@ fn bundle_member(w: &mut Writer, base: &Base, n: u8, revision: i32, file: Option
     let id = base.id(e).to_string();
     open_update(
         w,
-        &[("xmlns:pub", NS_PUB), ("xmlns:lar", NS_LAR), ("xmlns:cmd", NS_CMD)],
+        &[
+            ("xmlns:pub", NS_PUB),
+            ("xmlns:lar", NS_LAR),
+            ("xmlns:cmd", NS_CMD),
+        ],
         &id,
         revision,
     );
@@ -571,7 +622,12 @@ fn bundle_member(w: &mut Writer, base: &Base, n: u8, revision: i32, file: Option
 fn driver(w: &mut Writer, base: &Base, n: u8, revision: i32, file: Option<&UpdateFile>) {
     let e = Entity::Driver(n);
     let id = base.id(e).to_string();
-    open_update(w, &[("xmlns:pub", NS_PUB), ("xmlns:drv", NS_DRV)], &id, revision);
+    open_update(
+        w,
+        &[("xmlns:pub", NS_PUB), ("xmlns:drv", NS_DRV)],
+        &id,
+        revision,
+    );
     let size = file.map(|f| f.size).unwrap_or(0).to_string();
     w.open_attrs(
         "upd:Properties",
@@ -589,7 +645,10 @@ fn driver(w: &mut Writer, base: &Base, n: u8, revision: i32, file: Option<&Updat
             ("MinDownloadSize", "0"),
         ],
     )
-    .empty_attrs("upd:InstallationBehavior", &[("RebootBehavior", "NeverReboots")])
+    .empty_attrs(
+        "upd:InstallationBehavior",
+        &[("RebootBehavior", "NeverReboots")],
+    )
     .close("upd:Properties")
     .open("upd:LocalizedPropertiesCollection");
     localized(

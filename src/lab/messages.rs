@@ -16,11 +16,36 @@ pub(super) struct Language {
 
 /// What an English-only WSUS announces (the `0/all/all` row first, wsusss.md §2.2).
 pub(super) const LANGUAGES: [Language; 5] = [
-    Language { id: 0, short: "all", long: "all", enabled: false },
-    Language { id: 1031, short: "de", long: "German", enabled: false },
-    Language { id: 1033, short: "en", long: "English", enabled: true },
-    Language { id: 1036, short: "fr", long: "French", enabled: false },
-    Language { id: 1041, short: "ja", long: "Japanese", enabled: false },
+    Language {
+        id: 0,
+        short: "all",
+        long: "all",
+        enabled: false,
+    },
+    Language {
+        id: 1031,
+        short: "de",
+        long: "German",
+        enabled: false,
+    },
+    Language {
+        id: 1033,
+        short: "en",
+        long: "English",
+        enabled: true,
+    },
+    Language {
+        id: 1036,
+        short: "fr",
+        long: "French",
+        enabled: false,
+    },
+    Language {
+        id: 1041,
+        short: "ja",
+        long: "Japanese",
+        enabled: false,
+    },
 ];
 
 pub(super) fn auth_config(last_change: &str) -> String {

@@ -92,12 +92,20 @@ pub struct RecordedRequest {
 pub enum Inject {
     /// The next `count` ServerSync calls of operation `op` (None = any ServerSync call) get
     /// this WSUS fault (ErrorCode), HTTP 500.
-    Fault { op: Option<String>, code: String, count: usize },
+    Fault {
+        op: Option<String>,
+        code: String,
+        count: usize,
+    },
     /// The next `count` calls of `op` (None = any SOAP call) answer HTTP 500 with a plain-text
     /// (non-SOAP) body.
     Http500 { op: Option<String>, count: usize },
     /// The next `count` calls of `op` (None = any SOAP call) sleep this long before answering.
-    Slow { op: Option<String>, delay: Duration, count: usize },
+    Slow {
+        op: Option<String>,
+        delay: Duration,
+        count: usize,
+    },
     /// Invalidate every cookie issued so far (next use → InvalidCookie fault). Takes effect
     /// at once.
     InvalidateCookies,
@@ -240,9 +248,16 @@ impl Lab {
             name: name.into(),
             is_builtin: true,
         };
-        state.groups.push((builtin(ALL_COMPUTERS, None, "All Computers"), INITIAL_CHANGE));
         state.groups.push((
-            builtin(UNASSIGNED_COMPUTERS, Some(ALL_COMPUTERS), "Unassigned Computers"),
+            builtin(ALL_COMPUTERS, None, "All Computers"),
+            INITIAL_CHANGE,
+        ));
+        state.groups.push((
+            builtin(
+                UNASSIGNED_COMPUTERS,
+                Some(ALL_COMPUTERS),
+                "Unassigned Computers",
+            ),
             INITIAL_CHANGE,
         ));
         let servers = state.new_group(&base, "Lab Servers", ALL_COMPUTERS, INITIAL_CHANGE);
@@ -251,9 +266,19 @@ impl Lab {
         // Approvals: Install with a deadline, Install on the bundle, Uninstall, Block.
         let rev = |e: Entity| RevisionId::new(base.id(e), e.revisions()[0]);
         let initial = [
-            (Entity::Superseder, ALL_COMPUTERS, DeploymentAction::Install, true),
+            (
+                Entity::Superseder,
+                ALL_COMPUTERS,
+                DeploymentAction::Install,
+                true,
+            ),
             (Entity::Bundle, servers, DeploymentAction::Install, false),
-            (Entity::Superseded, servers, DeploymentAction::Uninstall, false),
+            (
+                Entity::Superseded,
+                servers,
+                DeploymentAction::Uninstall,
+                false,
+            ),
             (Entity::Driver(0), pilot, DeploymentAction::Block, false),
         ];
         for (e, group, action, deadline) in initial {
@@ -408,6 +433,11 @@ impl Lab {
         }
     }
 
+    /// Drop every queued switch that has not been consumed yet.
+    pub fn clear_injections(&self) {
+        self.state().injections.clear();
+    }
+
     /// The bytes served at `/Content` for the file with this SHA-1.
     pub fn file_content(&self, sha1: &Sha1Digest) -> Option<Vec<u8>> {
         let (key, _) = self.file_by_sha1(sha1)?;
@@ -501,9 +531,11 @@ impl Lab {
         };
         for inj in st.injections.iter_mut() {
             match inj {
-                Inject::Fault { op: want, code, count }
-                    if *count > 0 && plan.fault.is_none() && soap && wants(want, server_sync) =>
-                {
+                Inject::Fault {
+                    op: want,
+                    code,
+                    count,
+                } if *count > 0 && plan.fault.is_none() && soap && wants(want, server_sync) => {
                     *count -= 1;
                     plan.fault = Some(code.clone());
                 }
@@ -605,9 +637,11 @@ impl State {
 
     /// The entity holding this revision, if the catalog has it.
     fn entity(&self, base: &Base, id: RevisionId) -> Option<Entity> {
-        let e = base
-            .fixed(&id.update_id)
-            .or_else(|| self.plain_index.get(&id.update_id).map(|i| Entity::Plain(*i)))?;
+        let e = base.fixed(&id.update_id).or_else(|| {
+            self.plain_index
+                .get(&id.update_id)
+                .map(|i| Entity::Plain(*i))
+        })?;
         e.revisions().contains(&id.revision).then_some(e)
     }
 

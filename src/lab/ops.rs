@@ -31,22 +31,20 @@ impl Service {
     }
 }
 
+/// A response body, or the fault to send instead (boxed: faults are large and rare).
+type Reply = Result<String, Box<Fault>>;
+
 /// WSUS compresses documents whose UTF-16 form is larger than this (wsusss.md §2.4).
 const COMPRESS_ABOVE: usize = 5120;
 /// DownloadFiles takes 1..=100 digests.
 const MAX_DOWNLOAD_DIGESTS: usize = 100;
 
 /// Answer one call: the response body element, or a fault.
-pub(super) fn call(
-    lab: &Lab,
-    service: Service,
-    el: &Element,
-    truncate: Option<usize>,
-) -> Result<String, Fault> {
+pub(super) fn call(lab: &Lab, service: Service, el: &Element, truncate: Option<usize>) -> Reply {
     let op = el.name.as_str();
-    let f = |code: &str, message: &str| fault(service, op, code, message);
+    let f = |code: &str, message: &str| Box::new(fault(service, op, code, message));
     if el.ns != service.namespace() {
-        return Err(unknown(op));
+        return Err(Box::new(unknown(op)));
     }
     let guard = || {
         if cookie_ok(lab, el) {
@@ -73,11 +71,11 @@ pub(super) fn call(
         (Service::ServerSync, "GetUpdateDecryptionData") => {
             guard().map(|()| messages::decryption_data())
         }
-        (Service::Reporting, _) => Err(Fault::plain(
+        (Service::Reporting, _) => Err(Box::new(Fault::plain(
             true,
             "The lab upstream does not implement the reporting rollup yet",
-        )),
-        _ => Err(unknown(op)),
+        ))),
+        _ => Err(Box::new(unknown(op))),
     }
 }
 
@@ -116,11 +114,7 @@ fn random_token() -> String {
     STANDARD.encode(rand::random::<[u8; 32]>())
 }
 
-fn authorization_cookie(
-    lab: &Lab,
-    el: &Element,
-    f: impl Fn(&str, &str) -> Fault,
-) -> Result<String, Fault> {
+fn authorization_cookie(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Box<Fault>) -> Reply {
     let name = el.child_text("accountName").unwrap_or("").trim();
     let dns_ok = !name.is_empty()
         && name.len() <= 255
@@ -150,7 +144,7 @@ fn authorization_cookie(
     Ok(messages::authorization_cookie(&data))
 }
 
-fn get_cookie(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Fault) -> Result<String, Fault> {
+fn get_cookie(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Box<Fault>) -> Reply {
     let auth: Vec<&Element> = el
         .child("authCookies")
         .map(|a| {
@@ -216,8 +210,8 @@ fn parse_anchor(text: &str) -> Option<u64> {
 fn anchor_of(
     el: Option<&Element>,
     param: &str,
-    f: &impl Fn(&str, &str) -> Fault,
-) -> Result<Option<u64>, Fault> {
+    f: &impl Fn(&str, &str) -> Box<Fault>,
+) -> Result<Option<u64>, Box<Fault>> {
     match el.map(|a| a.text.trim()) {
         None | Some("") => Ok(None),
         Some(text) => parse_anchor(text)
@@ -226,7 +220,7 @@ fn anchor_of(
     }
 }
 
-fn config_data(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Fault) -> Result<String, Fault> {
+fn config_data(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Box<Fault>) -> Reply {
     let anchor = anchor_of(el.child("configAnchor"), "configAnchor", &f)?;
     let st = lab.state();
     // The language table never changes after start: any anchor of ours is current.
@@ -252,18 +246,18 @@ fn id_and_delta<T>(
         .filter(|i| !i.is_nil())
         .map(|i| {
             let id = parse_id(i.child_text("Id").ok_or(())?.trim()).ok_or(())?;
-            let delta = i.child("Delta").map(parse_bool).transpose().map_err(|_| ())?;
+            let delta = i
+                .child("Delta")
+                .map(parse_bool)
+                .transpose()
+                .map_err(|_| ())?;
             Ok((id, delta.unwrap_or(true)))
         })
         .collect::<Result<Vec<_>, ()>>()
         .map(Some)
 }
 
-fn revision_id_list(
-    lab: &Lab,
-    el: &Element,
-    f: impl Fn(&str, &str) -> Fault,
-) -> Result<String, Fault> {
+fn revision_id_list(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Box<Fault>) -> Reply {
     let bad = || f("InvalidParameters", "filter");
     let filter = el.child("filter").ok_or_else(bad)?;
     let get_config = filter
@@ -329,7 +323,11 @@ fn revision_id_list(
                     full |= by_category.contains(&false) || by_class.contains(&false);
                 }
                 if full || st.changed(e) > after {
-                    ids.extend(e.revisions().iter().map(|r| catalog::revision_id(base, e, *r)));
+                    ids.extend(
+                        e.revisions()
+                            .iter()
+                            .map(|r| catalog::revision_id(base, e, *r)),
+                    );
                 }
             }
         }
@@ -363,8 +361,8 @@ fn update_data(
     lab: &Lab,
     el: &Element,
     truncate: Option<usize>,
-    f: impl Fn(&str, &str) -> Fault,
-) -> Result<String, Fault> {
+    f: impl Fn(&str, &str) -> Box<Fault>,
+) -> Reply {
     let ids = update_identities(el.child("updateIds"))
         .ok_or_else(|| f("InvalidParameters", "updateIds"))?;
     let entities: Vec<(RevisionId, Entity)> = {
@@ -418,7 +416,7 @@ fn mu_url(name: &str, sha1: &Sha1Digest) -> String {
     )
 }
 
-fn deployments(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Fault) -> Result<String, Fault> {
+fn deployments(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Box<Fault>) -> Reply {
     let sync = anchor_of(el.child("syncAnchor"), "syncAnchor", &f)?;
     if sync.is_none() {
         return Err(f("InvalidParameters", "syncAnchor"));
@@ -452,11 +450,7 @@ fn deployments(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Fault) -> Resu
     Ok(body)
 }
 
-fn download_files(
-    lab: &Lab,
-    el: &Element,
-    f: impl Fn(&str, &str) -> Fault,
-) -> Result<String, Fault> {
+fn download_files(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Box<Fault>) -> Reply {
     let digests: Vec<String> = el
         .child("fileDigestList")
         .map(|l| {
@@ -496,7 +490,12 @@ mod tests {
         assert_eq!(a.rsplit('.').next().map(str::len), Some(3));
         assert_eq!(parse_anchor(&a), Some(42));
         assert_eq!(parse_anchor("9438,2026-10-04 16:33:26.671"), Some(9438));
-        for bad in ["garbage", "1,", ",2026-10-04 16:33:26.671", "x,2026-10-04 16:33:26.671"] {
+        for bad in [
+            "garbage",
+            "1,",
+            ",2026-10-04 16:33:26.671",
+            "x,2026-10-04 16:33:26.671",
+        ] {
             assert_eq!(parse_anchor(bad), None, "{bad}");
         }
     }

@@ -137,7 +137,9 @@ fn recorded(
             let filter = e.child("filter");
             (
                 Vec::new(),
-                filter.and_then(|f| f.child_text("Anchor")).map(str::to_owned),
+                filter
+                    .and_then(|f| f.child_text("Anchor"))
+                    .map(str::to_owned),
                 filter
                     .and_then(|f| f.child("GetConfig"))
                     .and_then(|g| crate::xml::parse_bool(g).ok()),
@@ -210,9 +212,7 @@ async fn content(lab: Lab, route: &str, head: bool, headers: &HeaderMap) -> Resp
     };
     let bytes = lab.base().file_bytes(key);
     let len = bytes.len() as u64;
-    let range = headers
-        .get(header::RANGE)
-        .and_then(|v| v.to_str().ok());
+    let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (status, start, end) = match resolve_range(range, len) {
         RangeOutcome::Full => (StatusCode::OK, 0, len),
         RangeOutcome::Partial { start, end } => (StatusCode::PARTIAL_CONTENT, start, end + 1),

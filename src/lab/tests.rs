@@ -125,14 +125,20 @@ fn documents_cover_both_transfer_paths_and_real_quirks() {
     }
     // Still small at the largest index the benches use.
     assert!(utf16_len(&doc(&lab, Entity::Plain(19_999), 200)) <= 5000);
-    for e in [Entity::Bundle, Entity::NestedBundle, Entity::Driver(0), Entity::Detectoid] {
+    for e in [
+        Entity::Bundle,
+        Entity::NestedBundle,
+        Entity::Driver(0),
+        Entity::Detectoid,
+    ] {
         assert!(utf16_len(&doc(&lab, e, e.revisions()[0])) <= 5120, "{e:?}");
     }
     // xsi only where real WSUS declares it; escaping of text and attributes.
     let plain = doc(&lab, Entity::Plain(1), 200);
     let root_end = plain.find('>').unwrap();
     assert!(!plain[..root_end].contains("xmlns:xsi"));
-    assert!(plain.contains("<upd:HandlerSpecificData xsi:type=\"cmd:CommandLineInstallation\" xmlns:xsi="));
+    assert!(plain
+        .contains("<upd:HandlerSpecificData xsi:type=\"cmd:CommandLineInstallation\" xmlns:xsi="));
     assert!(plain.contains("&amp; &lt;B&gt;"));
     assert!(doc(&lab, Entity::Driver(1), 200).contains("VEN_1AB8&amp;DEV_4001"));
 }
@@ -146,7 +152,11 @@ fn catalog_is_deterministic_per_seed() {
         seed: 2,
         ..LabOptions::default()
     });
-    for e in CONFIG.into_iter().chain(SPECIALS).chain((0..5).map(Entity::Plain)) {
+    for e in CONFIG
+        .into_iter()
+        .chain(SPECIALS)
+        .chain((0..5).map(Entity::Plain))
+    {
         let rev = e.revisions()[0];
         assert_eq!(doc(&a, e, rev), doc(&b, e, rev));
         if !matches!(e, Entity::Class(_)) {
@@ -177,7 +187,10 @@ fn counts_follow_the_formulas_and_track_mutations() {
     let group = lab.add_group("Extra", ALL_COMPUTERS);
     let dep = lab.approve(added[0], group, DeploymentAction::Install);
     let c = lab.counts();
-    assert_eq!((c.updates, c.files, c.target_groups, c.approvals), (63, 60, 5, 5));
+    assert_eq!(
+        (c.updates, c.files, c.target_groups, c.approvals),
+        (63, 60, 5, 5)
+    );
     assert!(lab.revoke(dep));
     assert!(!lab.revoke(dep));
     assert_eq!(lab.counts().approvals, 4);
@@ -206,7 +219,10 @@ fn initial_groups_and_deployments_have_the_promised_shape() {
 fn files_are_found_by_digest_and_unknown_digests_are_not() {
     let lab = lab(4);
     let meta = lab.file_meta(2);
-    assert_eq!(lab.file_content(&meta.sha1).map(|b| b.len() as u64), Some(meta.size));
+    assert_eq!(
+        lab.file_content(&meta.sha1).map(|b| b.len() as u64),
+        Some(meta.size)
+    );
     // A file never hashed before is found through the full index.
     let special = Entity::Driver(1).file().unwrap();
     let sha1 = lab.base().file_meta(special).sha1;
@@ -223,9 +239,13 @@ fn a_big_catalog_is_cheap_to_build() {
     let lab = lab(20_000);
     assert_eq!(lab.counts().updates, 20_010);
     let last = RevisionId::new(lab.base().id(Entity::Plain(19_999)), 200);
-    assert_eq!(lab.state().entity(lab.base(), last), Some(Entity::Plain(19_999)));
     assert_eq!(
-        lab.state().entity(lab.base(), RevisionId::new(last.update_id, 201)),
+        lab.state().entity(lab.base(), last),
+        Some(Entity::Plain(19_999))
+    );
+    assert_eq!(
+        lab.state()
+            .entity(lab.base(), RevisionId::new(last.update_id, 201)),
         None
     );
 }
@@ -249,4 +269,3 @@ fn injections_are_consumed_in_order_and_by_op() {
     assert!(lab.take_plan("GetUpdateData", true, true).fault.is_none());
     assert!(lab.state().injections.is_empty());
 }
-
