@@ -31,7 +31,7 @@ const PADDING: &str = "This long description is padding that keeps the document 
 
 /// Every 10th plain update gets a padded description (compressed path); the rest stay small.
 pub(super) fn is_padded(i: usize) -> bool {
-    i % 10 == 0
+    i.is_multiple_of(10)
 }
 
 /// The document of one revision. `file` is the entity's content file, if it has one.

@@ -10,7 +10,7 @@ use crate::model::{format_wsus_time, RevisionId, Sha1Digest};
 use crate::xml::soap::Fault;
 use crate::xml::{parse_bool, Element, NS_DSSAUTH, NS_SD};
 use base64::{engine::general_purpose::STANDARD, Engine};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -173,7 +173,10 @@ fn get_cookie(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Box<Fault>) -> 
     if st.cookies.len() > 10_000 {
         st.cookies.retain(|_, exp| *exp > now);
     }
-    let lifetime = st.cookie_lifetime;
+    // Capped so that `now + lifetime` cannot overflow whatever the options say.
+    let lifetime = st
+        .cookie_lifetime
+        .min(Duration::from_secs(10 * 365 * 24 * 3600));
     let token = random_token();
     st.cookies.insert(token.clone(), now + lifetime);
     drop(st);

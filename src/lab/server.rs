@@ -6,7 +6,7 @@ use super::ops::{self, Service};
 use super::{Lab, RecordedRequest};
 use crate::model::Sha1Digest;
 use crate::xml::soap::{self, Body, Fault, CONTENT_TYPE};
-use crate::xml::{Element, Limits};
+use crate::xml::{Element, Limits, Writer};
 use axum::body::{Body as HttpBody, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -44,6 +44,12 @@ async fn handle(State(lab): State<Lab>, req: Request) -> Response {
             )
                 .into_response();
         }
+        // Real faults name the endpoint in `faultactor` (exchange 000019).
+        let actor = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(|host| format!("http://{host}{path}"));
         let soap_action = req
             .headers()
             .get("soapaction")
@@ -53,10 +59,10 @@ async fn handle(State(lab): State<Lab>, req: Request) -> Response {
             Ok(b) => b,
             Err(_) => {
                 let f = Fault::plain(false, "request body unreadable or over the size limit");
-                return fault_response(&lab, &f);
+                return fault_response(&lab, &f, actor.as_deref());
             }
         };
-        return soap_call(lab, service, path, soap_action, body).await;
+        return soap_call(lab, service, path, actor, soap_action, body).await;
     }
     if route.starts_with("/content/") && (method == Method::GET || method == Method::HEAD) {
         return content(lab, &route, method == Method::HEAD, req.headers()).await;
@@ -81,9 +87,11 @@ async fn soap_call(
     lab: Lab,
     service: Service,
     path: String,
+    actor: Option<String>,
     soap_action: Option<String>,
     body: Bytes,
 ) -> Response {
+    let actor = actor.as_deref();
     let parsed = soap::parse(&body, REQUEST_LIMITS);
     let element = match &parsed {
         Ok(Body::Message(el)) => Some(el),
@@ -93,9 +101,13 @@ async fn soap_call(
     let el = match parsed {
         Ok(Body::Message(el)) => el,
         Ok(Body::Fault(_)) => {
-            return fault_response(&lab, &Fault::plain(false, "a request cannot be a fault"))
+            let f = Fault::plain(false, "a request cannot be a fault");
+            return fault_response(&lab, &f, actor);
         }
-        Err(e) => return fault_response(&lab, &Fault::plain(false, &format!("bad request: {e}"))),
+        Err(e) => {
+            let f = Fault::plain(false, &format!("bad request: {e}"));
+            return fault_response(&lab, &f, actor);
+        }
     };
     let op = el.name.clone();
     let plan = lab.take_plan(&op, service == Service::ServerSync, true);
@@ -106,7 +118,7 @@ async fn soap_call(
         return plain_500(&lab);
     }
     if let Some(code) = &plan.fault {
-        return fault_response(&lab, &ops::fault(service, &op, code, ""));
+        return fault_response(&lab, &ops::fault(service, &op, code, ""), actor);
     }
     match ops::call(&lab, service, &el, plan.truncate) {
         Ok(body) => {
@@ -120,7 +132,7 @@ async fn soap_call(
             }
             xml_response(&lab, StatusCode::OK, envelope)
         }
-        Err(f) => fault_response(&lab, &f),
+        Err(f) => fault_response(&lab, &f, actor),
     }
 }
 
@@ -182,8 +194,17 @@ fn xml_response(lab: &Lab, status: StatusCode, body: String) -> Response {
         .into_response()
 }
 
-fn fault_response(lab: &Lab, fault: &Fault) -> Response {
-    xml_response(lab, StatusCode::INTERNAL_SERVER_ERROR, fault.to_envelope())
+/// A fault envelope with HTTP 500; `faultactor` goes right after `faultstring` (SOAP 1.1
+/// order), as in real WSUS faults.
+fn fault_response(lab: &Lab, fault: &Fault, actor: Option<&str>) -> Response {
+    let mut body = fault.to_envelope();
+    const AFTER: &str = "</faultstring>";
+    if let (Some(actor), Some(at)) = (actor, body.find(AFTER)) {
+        let mut w = Writer::new();
+        w.leaf("faultactor", actor);
+        body.insert_str(at + AFTER.len(), &w.finish());
+    }
+    xml_response(lab, StatusCode::INTERNAL_SERVER_ERROR, body)
 }
 
 fn plain_500(lab: &Lab) -> Response {

@@ -712,6 +712,9 @@ async fn faults_have_the_real_wsus_shape() {
     assert!(r.text.contains(
         "<soap:Fault><faultcode>soap:Client</faultcode><faultstring>Fault occurred</faultstring>"
     ));
+    assert!(r.text.contains(&format!(
+        "</faultstring><faultactor>{url}{SS}</faultactor><detail><ErrorCode>InvalidCookie</ErrorCode>"
+    )));
     let f = r.fault();
     assert_eq!(f.error_code.as_deref(), Some("InvalidCookie"));
     assert_eq!(f.code, "Client");
