@@ -208,7 +208,7 @@ struct FileCache {
 
 /// What the injected switches decided for one call.
 #[derive(Debug, Default)]
-pub(crate) struct Plan {
+struct Plan {
     delay: Option<Duration>,
     http500: bool,
     fault: Option<String>,
