@@ -1,1 +1,262 @@
-//! (being written)
+//! Composition root: the only module that knows everything. It narrows the `Config` into each
+//! subsystem's options, opens the store, builds the upstream client, runs one-shot commands
+//! (`sync`, `status`) and the demo, and turns SIGINT/SIGTERM into a cancellation token.
+
+pub mod demo;
+mod progress;
+
+pub use progress::BarProgress;
+
+use crate::config::Config;
+use crate::status::{ContentStatus, LastSync, Status};
+use crate::store::Store;
+use crate::sync::{self, Progress};
+use crate::upstream;
+use anyhow::Context as _;
+use std::fs::{self, File};
+use std::path::Path;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// File in `storage.data_dir` holding this replica's GUID, generated once.
+const SERVER_ID_FILE: &str = "server-id";
+/// Held exclusively by a running sync pass.
+const SYNC_LOCK_FILE: &str = "sync.lock";
+
+/// This replica's GUID: read from the data dir, or generated and written there once
+/// (temp file + rename, so a crash never leaves a half-written id).
+pub fn server_id(data_dir: &Path) -> anyhow::Result<Uuid> {
+    let path = data_dir.join(SERVER_ID_FILE);
+    match fs::read_to_string(&path) {
+        Ok(text) => Uuid::parse_str(text.trim())
+            .with_context(|| format!("{} does not hold a GUID", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(data_dir)
+                .with_context(|| format!("creating {}", data_dir.display()))?;
+            let id = Uuid::new_v4();
+            let tmp = data_dir.join(format!("{SERVER_ID_FILE}.tmp"));
+            fs::write(&tmp, format!("{id}\n"))
+                .and_then(|()| File::open(&tmp)?.sync_all())
+                .and_then(|()| fs::rename(&tmp, &path))
+                .with_context(|| format!("writing {}", path.display()))?;
+            Ok(id)
+        }
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+/// Open the data dir's store, creating the directory if needed.
+pub fn open_store(config: &Config) -> anyhow::Result<Store> {
+    let dir = &config.storage.data_dir;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(Store::open(dir)?)
+}
+
+/// The name we give the USS in GetAuthorizationCookie: this host's name when it is a valid
+/// DNS name, else a safe default.
+pub fn account_name() -> String {
+    let host = fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let valid = !host.is_empty()
+        && host.len() <= 253
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if valid {
+        host
+    } else {
+        "outpost.local".into()
+    }
+}
+
+pub fn upstream_options(config: &Config, server_id: Uuid) -> upstream::Options {
+    upstream::Options {
+        url: config.upstream.url.clone(),
+        timeout: config.upstream.timeout,
+        max_requests_per_second: config.upstream.max_requests_per_second,
+        ca_file: config.upstream.ca_file.clone(),
+        server_id,
+        account_name: account_name(),
+        protocol_version: "1.20".into(),
+        retry: upstream::RetryPolicy::default(),
+    }
+}
+
+pub fn sync_options(config: &Config) -> sync::Options {
+    sync::Options {
+        replica: config.sync.replica,
+        languages: config.sync.languages.clone(),
+        fetch_concurrency: 4,
+    }
+}
+
+/// One recorded sync pass: takes the sync lock, records the run (start, end, ok, phase,
+/// error) and returns the pass's report.
+pub async fn sync_once(
+    config: &Config,
+    progress: &dyn Progress,
+    cancel: &CancellationToken,
+) -> anyhow::Result<sync::Report> {
+    let store = open_store(config)?;
+    let _lock = lock_sync(&config.storage.data_dir)?;
+    let id = server_id(&config.storage.data_dir)?;
+    let client = upstream::Client::new(upstream_options(config, id))?;
+    let run = store.begin_run()?;
+    let result = sync::run(&client, &store, &sync_options(config), progress, cancel).await;
+    match &result {
+        Ok(_) => store.finish_run(run, true, None, None)?,
+        Err(e) => store.finish_run(
+            run,
+            false,
+            Some(e.phase.as_str()),
+            Some(&e.kind.to_string()),
+        )?,
+    }
+    let stats = client.stats();
+    tracing::info!(
+        requests = stats.requests,
+        bytes_received = stats.bytes_received,
+        retries = stats.retries,
+        reauths = stats.reauths,
+        peak_rss_kib = crate::telemetry::peak_rss_kib().unwrap_or(0),
+        "sync pass ended"
+    );
+    Ok(result?)
+}
+
+fn lock_sync(data_dir: &Path) -> anyhow::Result<File> {
+    let path = data_dir.join(SYNC_LOCK_FILE);
+    let file = File::create(&path).with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another sync is running on {} (while `outpost serve` runs, use POST /sync on its admin port)",
+            data_dir.display()
+        ),
+        Err(fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
+/// `outpost sync`: one pass with progress on a TTY; SIGINT/SIGTERM stop it at a safe point.
+pub async fn sync_command(config: Config, no_content: bool) -> anyhow::Result<()> {
+    let cancel = shutdown_token();
+    let progress = BarProgress::new();
+    let report = sync_once(&config, &progress, &cancel).await?;
+    if !no_content {
+        // Content caching arrives with the content cache; metadata is complete here.
+        tracing::info!(
+            policy = config.content.policy.as_str(),
+            "content phase not available yet; metadata synced"
+        );
+    }
+    tracing::info!(
+        categories = report.categories_fetched,
+        updates = report.updates_fetched,
+        bundle_members = report.bundle_members_fetched,
+        skipped = report.skipped.len(),
+        "sync ok"
+    );
+    Ok(())
+}
+
+/// Cancelled on the first SIGINT or SIGTERM.
+pub fn shutdown_token() -> CancellationToken {
+    let token = CancellationToken::new();
+    let t = token.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::warn!("stop requested: finishing at the next safe point");
+        t.cancel();
+    });
+    token
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// What the replica holds and how it is doing (reads the data dir; safe beside a writer).
+pub fn status(config: &Config) -> anyhow::Result<Status> {
+    let store = open_store(config)?;
+    let counts = store.counts()?;
+    let last = store.last_run()?;
+    let mut warnings = Vec::new();
+    let last_sync = match last {
+        Some(r) => {
+            if r.ok == Some(false) {
+                warnings.push(format!(
+                    "last sync failed in phase {}: {}",
+                    r.phase.as_deref().unwrap_or("?"),
+                    r.error.as_deref().unwrap_or("?")
+                ));
+            }
+            LastSync {
+                started: Some(r.started),
+                finished: r.finished,
+                ok: r.ok,
+                phase: r.phase,
+                error: r.error,
+            }
+        }
+        None => {
+            warnings.push("never synced: run `outpost sync`".into());
+            LastSync::default()
+        }
+    };
+    if config.server.tls_listen.is_none() {
+        warnings.push(
+            "client metadata is served over plain HTTP: a man in the middle can rewrite it; set server.tls_listen"
+                .into(),
+        );
+    }
+    let wanted = match config.content.policy {
+        crate::config::ContentPolicy::Approved => counts.approved_files,
+        crate::config::ContentPolicy::All => counts.files,
+        crate::config::ContentPolicy::OnDemand => 0,
+    };
+    Ok(Status {
+        server_id: server_id(&config.storage.data_dir)?.to_string(),
+        upstream: config.upstream.url.clone(),
+        last_sync,
+        updates: counts.updates,
+        categories: counts.categories,
+        target_groups: counts.target_groups,
+        approvals: counts.approvals,
+        computers: 0,
+        events_pending_rollup: 0,
+        content: ContentStatus {
+            policy: config.content.policy.as_str().into(),
+            files: 0,
+            bytes: 0,
+            missing: wanted,
+            corrupt_quarantined: 0,
+            metadata_files: counts.files,
+            metadata_bytes: counts.file_bytes,
+        },
+        staged_revisions: counts.staged,
+        warnings,
+    })
+}

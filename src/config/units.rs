@@ -100,7 +100,7 @@ pub(crate) fn format_size(bytes: u64) -> String {
         return "0".to_owned();
     }
     for (name, m) in SIZE_UNITS {
-        if m > 1 && bytes % m == 0 {
+        if m > 1 && bytes.is_multiple_of(m) {
             return format!("{}{name}", bytes / m);
         }
     }

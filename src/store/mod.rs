@@ -348,7 +348,10 @@ impl Store {
     pub fn commit_phase(&self, anchor: Anchor, value: &str) -> Result<usize> {
         let mut conn = self.conn();
         let tx = conn.transaction()?;
-        let n = tx.execute("UPDATE revision SET state = 'live' WHERE state = 'staged'", [])?;
+        let n = tx.execute(
+            "UPDATE revision SET state = 'live' WHERE state = 'staged'",
+            [],
+        )?;
         set_meta(&tx, anchor.as_str(), value)?;
         tx.commit()?;
         Ok(n)
@@ -415,7 +418,8 @@ impl Store {
                 [],
             )?;
             tx.execute("DELETE FROM hidden_update", [])?;
-            let mut hidden = tx.prepare_cached("INSERT OR IGNORE INTO hidden_update VALUES (?1)")?;
+            let mut hidden =
+                tx.prepare_cached("INSERT OR IGNORE INTO hidden_update VALUES (?1)")?;
             for h in changes.hidden {
                 hidden.execute([guid(h)])?;
             }
@@ -457,8 +461,8 @@ impl Store {
     /// Live deployments as (DeploymentGuid, revision, action code, group).
     pub fn deployments(&self) -> Result<Vec<(Uuid, RevisionId, i32, Uuid)>> {
         let conn = self.conn();
-        let mut stmt = conn
-            .prepare("SELECT id, update_id, revision, action, target_group FROM deployment")?;
+        let mut stmt =
+            conn.prepare("SELECT id, update_id, revision, action, target_group FROM deployment")?;
         let rows = stmt.query_map([], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -488,7 +492,13 @@ impl Store {
         Ok(conn.last_insert_rowid())
     }
 
-    pub fn finish_run(&self, id: i64, ok: bool, phase: Option<&str>, error: Option<&str>) -> Result<()> {
+    pub fn finish_run(
+        &self,
+        id: i64,
+        ok: bool,
+        phase: Option<&str>,
+        error: Option<&str>,
+    ) -> Result<()> {
         self.conn().execute(
             "UPDATE sync_run SET finished = ?2, ok = ?3, phase = ?4, error = ?5 WHERE id = ?1",
             params![id, now(), ok, phase, error],
@@ -564,25 +574,32 @@ fn replace_groups(tx: &Transaction<'_>, groups: &[TargetGroup]) -> Result<()> {
         "INSERT OR REPLACE INTO target_group (id, parent, name, is_builtin) VALUES (?1, ?2, ?3, ?4)",
     )?;
     for g in groups {
-        insert.execute(params![guid(&g.id), g.parent.as_ref().map(guid), g.name, g.is_builtin])?;
+        insert.execute(params![
+            guid(&g.id),
+            g.parent.as_ref().map(guid),
+            g.name,
+            g.is_builtin
+        ])?;
     }
     Ok(())
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
-    let version: usize = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    // IMMEDIATE takes the write lock before reading the version, so two processes opening a
+    // new data dir at once (sync beside status) run each migration exactly once.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let version: usize = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
     if version > MIGRATIONS.len() {
         return Err(Error::TooNew {
             found: version,
             known: MIGRATIONS.len(),
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        let tx = conn.transaction()?;
+    for sql in &MIGRATIONS[version..] {
         tx.execute_batch(sql)?;
-        tx.pragma_update(None, "user_version", i + 1)?;
-        tx.commit()?;
     }
+    tx.pragma_update(None, "user_version", MIGRATIONS.len())?;
+    tx.commit()?;
     Ok(())
 }
 

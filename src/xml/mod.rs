@@ -15,7 +15,8 @@ use std::fmt::Write as _;
 /// Namespace of every ServerSync, Reporting and client web-service body element.
 pub const NS_SD: &str = "http://www.microsoft.com/SoftwareDistribution";
 /// Namespace of the DSS authorization web service.
-pub const NS_DSSAUTH: &str = "http://www.microsoft.com/SoftwareDistribution/Server/DssAuthWebService";
+pub const NS_DSSAUTH: &str =
+    "http://www.microsoft.com/SoftwareDistribution/Server/DssAuthWebService";
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

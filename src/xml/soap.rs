@@ -87,14 +87,12 @@ impl Fault {
                 .and_then(|d| d.find(name))
                 .map(|e| e.text.trim().to_owned())
         };
-        let error_code = field("ErrorCode")
-            .filter(|c| !c.is_empty())
-            .or_else(|| {
-                KNOWN_CODES
-                    .iter()
-                    .find(|c| string.contains(*c))
-                    .map(|c| (*c).to_owned())
-            });
+        let error_code = field("ErrorCode").filter(|c| !c.is_empty()).or_else(|| {
+            KNOWN_CODES
+                .iter()
+                .find(|c| string.contains(*c))
+                .map(|c| (*c).to_owned())
+        });
         Self {
             code,
             string,
@@ -147,10 +145,7 @@ pub fn parse(input: &[u8], limits: Limits) -> Result<Body, Error> {
         .iter()
         .find(|c| c.name == "Body")
         .ok_or(Error::NotSoap("no Body"))?;
-    let first = body
-        .children
-        .first()
-        .ok_or(Error::NotSoap("empty Body"))?;
+    let first = body.children.first().ok_or(Error::NotSoap("empty Body"))?;
     if first.name == "Fault" {
         return Ok(Body::Fault(Fault::from_element(first)));
     }

@@ -106,7 +106,9 @@ impl Element {
                     }
                 }
                 Event::End(_) => {
-                    let el = stack.pop().ok_or(Error::Syntax("unbalanced end tag".into()))?;
+                    let el = stack
+                        .pop()
+                        .ok_or(Error::Syntax("unbalanced end tag".into()))?;
                     if stack.is_empty() {
                         finish(&mut reader)?;
                         return Ok(el);
@@ -170,8 +172,7 @@ impl Element {
 
     /// `xsi:nil="true"` items of nillable arrays are skipped by readers.
     pub fn is_nil(&self) -> bool {
-        self.attr("nil")
-            .is_some_and(|v| v == "true" || v == "1")
+        self.attr("nil").is_some_and(|v| v == "true" || v == "1")
     }
 }
 

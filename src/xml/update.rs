@@ -33,7 +33,7 @@ pub fn decode_blob(bytes: &[u8]) -> Result<String, Error> {
 }
 
 fn utf16le(bytes: &[u8]) -> Result<String, Error> {
-    if bytes.len() % 2 != 0 {
+    if !bytes.len().is_multiple_of(2) {
         return Err(Error::Document("odd UTF-16 length".into()));
     }
     let units = bytes
@@ -64,11 +64,10 @@ pub fn parse(xml: &str) -> Result<UpdateDoc, Error> {
             root.ns, root.name
         )));
     }
-    let ident = upd(&root, "UpdateIdentity")
-        .ok_or_else(|| Error::Document("no UpdateIdentity".into()))?;
+    let ident =
+        upd(&root, "UpdateIdentity").ok_or_else(|| Error::Document("no UpdateIdentity".into()))?;
     let id = identity(ident, true)?;
-    let props =
-        upd(&root, "Properties").ok_or_else(|| Error::Document("no Properties".into()))?;
+    let props = upd(&root, "Properties").ok_or_else(|| Error::Document("no Properties".into()))?;
     let update_type = props.attr("UpdateType").unwrap_or("Software");
     let category_type = upd(&root, "HandlerSpecificData")
         .and_then(|h| h.child("CategoryInformation"))
@@ -87,7 +86,10 @@ pub fn parse(xml: &str) -> Result<UpdateDoc, Error> {
 
     let mut prerequisites = Vec::new();
     let mut group = 0u32;
-    for item in rel("Prerequisites").map(|p| p.children.as_slice()).unwrap_or_default() {
+    for item in rel("Prerequisites")
+        .map(|p| p.children.as_slice())
+        .unwrap_or_default()
+    {
         match item.name.as_str() {
             "UpdateIdentity" => prerequisites.push(Prerequisite {
                 update_id: identity(item, false)?.update_id,
@@ -112,7 +114,10 @@ pub fn parse(xml: &str) -> Result<UpdateDoc, Error> {
     }
 
     let mut bundled = Vec::new();
-    for item in rel("BundledUpdates").map(|p| p.children.as_slice()).unwrap_or_default() {
+    for item in rel("BundledUpdates")
+        .map(|p| p.children.as_slice())
+        .unwrap_or_default()
+    {
         match item.name.as_str() {
             "UpdateIdentity" => bundled.push(identity(item, true)?),
             "AtLeastOne" => {

@@ -1,1 +1,150 @@
+//! The real `outpost` binary, driven as operators and acceptance checks drive it.
 
+use crate::support::{reason, run_outpost, setup};
+use outpost::lab::Inject;
+
+#[tokio::test]
+async fn version_is_printed() {
+    let out = run_outpost(&["--version"]).await;
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[tokio::test]
+async fn a_bad_config_key_exits_2_naming_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(
+        &path,
+        "[upstream]\nurl = \"http://127.0.0.1:1\"\nrate = 5\n",
+    )
+    .unwrap();
+    let p = path.to_string_lossy();
+    for cmd in ["check-config", "sync", "status"] {
+        let out = run_outpost(&[cmd, "--config", &p]).await;
+        assert_eq!(out.status.code(), Some(2), "{cmd}");
+        assert!(
+            reason(&out).contains("upstream.rate"),
+            "{cmd}: {}",
+            reason(&out)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_then_status_json_has_every_contract_field() {
+    let s = setup(15).await;
+    let check = s.outpost(&["check-config"]).await;
+    assert!(check.status.success());
+    assert!(String::from_utf8_lossy(&check.stdout).contains(&s.lab.url));
+
+    let out = s.outpost(&["sync", "--no-content"]).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = s.outpost(&["status", "--json"]).await;
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("status is JSON");
+    for key in [
+        "server_id",
+        "upstream",
+        "last_sync",
+        "updates",
+        "categories",
+        "target_groups",
+        "approvals",
+        "computers",
+        "events_pending_rollup",
+        "content",
+        "warnings",
+    ] {
+        assert!(v.get(key).is_some(), "missing {key}");
+    }
+    for key in ["files", "bytes", "missing", "corrupt_quarantined"] {
+        assert!(v["content"].get(key).is_some(), "missing content.{key}");
+    }
+    for key in ["started", "finished", "ok", "error"] {
+        assert!(v["last_sync"].get(key).is_some(), "missing last_sync.{key}");
+    }
+    assert_eq!(v["last_sync"]["ok"], true);
+    assert_eq!(v["updates"], s.lab.lab.counts().updates);
+    // The server id is generated once and kept.
+    let again = s.outpost(&["status", "--json"]).await;
+    let w: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(v["server_id"], w["server_id"]);
+    // Text status works too.
+    let text = s.outpost(&["status"]).await;
+    assert!(String::from_utf8_lossy(&text.stdout).contains("last sync        ok"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upstream_fault_fails_sync_with_one_line_naming_phase_and_cause() {
+    let s = setup(5).await;
+    s.lab.lab.inject(Inject::Fault {
+        op: Some("GetRevisionIdList".into()),
+        code: "InternalServerError".into(),
+        count: 100,
+    });
+    let out = s.outpost(&["sync"]).await;
+    assert!(!out.status.success());
+    let line = reason(&out);
+    assert_eq!(line.lines().count(), 1, "{line}");
+    assert!(line.contains("categories"), "{line}");
+    assert!(line.contains("InternalServerError"), "{line}");
+
+    let st = s.outpost(&["status", "--json"]).await;
+    let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    assert_eq!(v["last_sync"]["ok"], false);
+    assert!(v["last_sync"]["error"]
+        .as_str()
+        .unwrap_or("")
+        .contains("InternalServerError"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_works_while_another_process_syncs() {
+    let s = setup(400).await;
+    s.lab.lab.inject(Inject::Slow {
+        op: Some("GetUpdateData".into()),
+        delay: std::time::Duration::from_millis(30),
+        count: 1000,
+    });
+    let path = s.config_path.to_string_lossy().into_owned();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args(["sync", "--config", &path])
+        .kill_on_drop(true)
+        .spawn()
+        .expect("sync starts");
+    let mut reads = 0;
+    loop {
+        let out = s.outpost(&["status", "--json"]).await;
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON while syncing");
+        reads += 1;
+        if let Some(status) = child.try_wait().expect("wait") {
+            assert!(status.success());
+            break;
+        }
+    }
+    assert!(reads >= 2, "status ran while the sync ran");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_runs_end_to_end() {
+    let out = run_outpost(&["demo", "--updates", "40"]).await;
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("incremental sync"), "{text}");
+    assert!(!text.contains("MISMATCH"), "{text}");
+}

@@ -1,1 +1,106 @@
+//! Shared helpers: a lab upstream plus a replica config in a temp dir, and the real binary.
 
+use outpost::config::Config;
+use outpost::lab::{Lab, LabOptions, LabServer};
+use outpost::sync::{NoProgress, Report};
+use std::path::Path;
+use std::process::Output;
+use tempfile::TempDir;
+use tokio_util::sync::CancellationToken;
+
+/// A lab upstream and a replica data dir pointing at it.
+pub struct Setup {
+    pub lab: LabServer,
+    /// Keeps the replica's data dir alive for the test's duration.
+    _dir: TempDir,
+    pub config: Config,
+    pub config_path: std::path::PathBuf,
+}
+
+pub async fn setup(updates: usize) -> Setup {
+    let lab = Lab::new(LabOptions {
+        updates,
+        ..LabOptions::default()
+    })
+    .start()
+    .await
+    .expect("lab starts");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let text = config_text(&lab.url, dir.path());
+    let config_path = dir.path().join("outpost.toml");
+    std::fs::write(&config_path, &text).expect("write config");
+    let config = Config::from_toml(&text).expect("test config is valid");
+    Setup {
+        lab,
+        _dir: dir,
+        config,
+        config_path,
+    }
+}
+
+/// A replica config for `url` with its data in `dir/data`; fast retries keep failure tests short.
+pub fn config_text(url: &str, dir: &Path) -> String {
+    format!(
+        r#"[server]
+listen = "127.0.0.1:0"
+admin_listen = "127.0.0.1:0"
+
+[upstream]
+url = "{url}"
+timeout = "20s"
+max_requests_per_second = 1000
+
+[storage]
+data_dir = "{}"
+
+[log]
+level = "off"
+"#,
+        dir.join("data").display()
+    )
+}
+
+impl Setup {
+    pub async fn sync(&self) -> anyhow::Result<Report> {
+        self.sync_with(&CancellationToken::new()).await
+    }
+
+    pub async fn sync_with(&self, cancel: &CancellationToken) -> anyhow::Result<Report> {
+        outpost::app::sync_once(&self.config, &NoProgress, cancel).await
+    }
+
+    pub fn status(&self) -> outpost::status::Status {
+        outpost::app::status(&self.config).expect("status")
+    }
+
+    pub fn store(&self) -> outpost::store::Store {
+        outpost::app::open_store(&self.config).expect("store opens")
+    }
+
+    /// Run the real `outpost` binary with this setup's config.
+    pub async fn outpost(&self, args: &[&str]) -> Output {
+        let mut all: Vec<&str> = args.to_vec();
+        let path = self.config_path.to_string_lossy().into_owned();
+        all.extend(["--config", &path]);
+        run_outpost(&all).await
+    }
+}
+
+pub async fn run_outpost(args: &[&str]) -> Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args(args)
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("outpost runs")
+}
+
+/// The one-line reason `outpost` prints on failure.
+pub fn reason(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("outpost: "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
