@@ -23,25 +23,31 @@ const SERVER_ID_FILE: &str = "server-id";
 /// Held exclusively by a running sync pass.
 const SYNC_LOCK_FILE: &str = "sync.lock";
 
-/// This replica's GUID: read from the data dir, or generated and written there once
-/// (temp file + rename, so a crash never leaves a half-written id).
+/// This replica's GUID: read from the data dir, or generated and written there once. The new
+/// id is written to a private temp file and hard-linked into place, so a crash never leaves a
+/// half-written id and two processes starting together agree on one.
 pub fn server_id(data_dir: &Path) -> anyhow::Result<Uuid> {
     let path = data_dir.join(SERVER_ID_FILE);
-    match fs::read_to_string(&path) {
-        Ok(text) => Uuid::parse_str(text.trim())
-            .with_context(|| format!("{} does not hold a GUID", path.display())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            fs::create_dir_all(data_dir)
-                .with_context(|| format!("creating {}", data_dir.display()))?;
-            let id = Uuid::new_v4();
-            let tmp = data_dir.join(format!("{SERVER_ID_FILE}.tmp"));
-            fs::write(&tmp, format!("{id}\n"))
-                .and_then(|()| File::open(&tmp)?.sync_all())
-                .and_then(|()| fs::rename(&tmp, &path))
-                .with_context(|| format!("writing {}", path.display()))?;
-            Ok(id)
-        }
-        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    let read = |path: &Path| -> anyhow::Result<Uuid> {
+        let text =
+            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Uuid::parse_str(text.trim())
+            .with_context(|| format!("{} does not hold a GUID", path.display()))
+    };
+    if path.exists() {
+        return read(&path);
+    }
+    fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let id = Uuid::new_v4();
+    let tmp = data_dir.join(format!("{SERVER_ID_FILE}.{id}.tmp"));
+    let written = fs::write(&tmp, format!("{id}\n"))
+        .and_then(|()| File::open(&tmp)?.sync_all())
+        .and_then(|()| fs::hard_link(&tmp, &path));
+    let _ = fs::remove_file(&tmp);
+    match written {
+        Ok(()) => Ok(id),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(&path),
+        Err(e) => Err(e).with_context(|| format!("writing {}", path.display())),
     }
 }
 

@@ -7,7 +7,7 @@ use crate::model::{Deployment, RevisionId, Sha1Digest, TargetGroup, UpdateDoc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use uuid::Uuid;
 
@@ -75,8 +75,52 @@ pub struct LanguageRow {
 #[derive(Debug)]
 pub struct Fetched<'a> {
     pub doc: &'a UpdateDoc,
-    pub xml: &'a str,
+    pub document: &'a Document,
     pub compressed: bool,
+}
+
+/// An update document as the store keeps it: the verbatim text, LZ4-compressed. Update
+/// documents are repetitive XML; compressing them cuts what a sync pushes through SQLite's
+/// single writer (WAL, then checkpoint) several times over. Callers encode off the writer
+/// (`sync` does it on the fetch tasks), so the writer only copies bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Document(Vec<u8>);
+
+impl Document {
+    /// Largest decoded document accepted back from disk (real ones are under 1 MiB).
+    const MAX_DECODED: usize = 64 << 20;
+
+    pub fn encode(xml: &str) -> Self {
+        Self(lz4_flex::compress_prepend_size(xml.as_bytes()))
+    }
+
+    pub fn decode(&self) -> Result<String> {
+        Self::decode_bytes(&self.0)
+    }
+
+    fn decode_bytes(bytes: &[u8]) -> Result<String> {
+        let corrupt = |what: &str| Error::Corrupt(format!("stored document: {what}"));
+        let size = bytes
+            .get(..4)
+            .and_then(|b| <[u8; 4]>::try_from(b).ok())
+            .map(u32::from_le_bytes)
+            .ok_or_else(|| corrupt("too short"))?;
+        if size as usize > Self::MAX_DECODED {
+            return Err(corrupt("implausible size"));
+        }
+        let raw =
+            lz4_flex::decompress_size_prepended(bytes).map_err(|e| corrupt(&e.to_string()))?;
+        String::from_utf8(raw).map_err(|_| corrupt("not UTF-8"))
+    }
+
+    /// Stored size in bytes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// What `status` reports about the replica.
@@ -117,8 +161,10 @@ pub struct DeploymentChanges<'a> {
     pub accepted_eulas: &'a [Uuid],
 }
 
+/// A handle on the database; clones share one connection (SQLite has one writer anyway).
+#[derive(Clone)]
 pub struct Store {
-    conn: Mutex<Connection>,
+    conn: Arc<Mutex<Connection>>,
     path: PathBuf,
 }
 
@@ -135,15 +181,18 @@ impl Store {
         // run side by side; the busy timeout covers checkpoints and the rare writer overlap.
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
+        set_wal(&conn).map_err(open_err)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
         conn.pragma_update(None, "foreign_keys", "ON")
             .map_err(open_err)?;
+        // Checkpoint every 32 MiB of WAL rather than 4: a sync writes tens of MiB, and pages
+        // rewritten between checkpoints are copied back once, not every time.
+        conn.pragma_update(None, "wal_autocheckpoint", 8192)
+            .map_err(open_err)?;
         migrate(&mut conn)?;
         Ok(Store {
-            conn: Mutex::new(conn),
+            conn: Arc::new(Mutex::new(conn)),
             path,
         })
     }
@@ -256,9 +305,12 @@ impl Store {
         {
             let mut insert = tx.prepare_cached(
                 "INSERT INTO revision (update_id, revision, kind, category_type, title, expired,
-                    eula_id, compressed, xml, state, fetched_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'staged', ?10)
+                    eula_id, compressed, state, fetched_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'staged', ?9)
                  ON CONFLICT (update_id, revision) DO NOTHING",
+            )?;
+            let mut document = tx.prepare_cached(
+                "INSERT INTO revision_document (revision, document) VALUES (?1, ?2)",
             )?;
             let mut prereq = tx.prepare_cached(
                 "INSERT INTO prerequisite (revision, update_id, grp, is_category) VALUES (?1, ?2, ?3, ?4)",
@@ -290,7 +342,6 @@ impl Store {
                     d.expired,
                     d.eula_id.as_ref().map(guid),
                     f.compressed,
-                    f.xml,
                     now,
                 ])?;
                 if n == 0 {
@@ -298,6 +349,7 @@ impl Store {
                 }
                 staged += 1;
                 let rowid = tx.last_insert_rowid();
+                document.execute(params![rowid, &f.document.0])?;
                 for p in &d.prerequisites {
                     prereq.execute(params![rowid, guid(&p.update_id), p.group, p.is_category])?;
                 }
@@ -363,12 +415,15 @@ impl Store {
         mut f: impl FnMut(RevisionId, &str) -> std::result::Result<(), String>,
     ) -> Result<()> {
         let conn = self.conn();
-        let mut stmt =
-            conn.prepare("SELECT update_id, revision, xml FROM revision WHERE state = 'live'")?;
+        let mut stmt = conn.prepare(
+            "SELECT r.update_id, r.revision, d.document FROM revision r
+                 JOIN revision_document d ON d.revision = r.id WHERE r.state = 'live'",
+        )?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let id = RevisionId::new(parse_guid(&row.get::<_, String>(0)?)?, row.get(1)?);
-            let xml: String = row.get(2)?;
+            let xml =
+                Document::decode_bytes(row.get_ref(2)?.as_blob().map_err(rusqlite::Error::from)?)?;
             f(id, &xml).map_err(Error::Corrupt)?;
         }
         Ok(())
@@ -582,6 +637,29 @@ fn replace_groups(tx: &Transaction<'_>, groups: &[TargetGroup]) -> Result<()> {
         ])?;
     }
     Ok(())
+}
+
+/// Switch to WAL once per database. Changing the journal mode needs an exclusive lock and
+/// SQLite reports BUSY for it without waiting, so a process opening the store while another
+/// writes retries for a while instead of failing; reading the mode needs no such lock.
+fn set_wal(conn: &Connection) -> rusqlite::Result<()> {
+    let mut attempts = 0;
+    loop {
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        if mode.eq_ignore_ascii_case("wal") {
+            return Ok(());
+        }
+        match conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0)) {
+            Ok(_) => return Ok(()),
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy && attempts < 200 =>
+            {
+                attempts += 1;
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {

@@ -19,12 +19,19 @@ CREATE TABLE revision (
     expired       INTEGER NOT NULL,
     eula_id       TEXT,
     compressed    INTEGER NOT NULL,   -- arrived as XmlUpdateBlobCompressed
-    xml           TEXT    NOT NULL,   -- the decoded document, verbatim
     state         TEXT    NOT NULL CHECK (state IN ('staged', 'live')),
     fetched_at    TEXT    NOT NULL,
     UNIQUE (update_id, revision)
 );
 CREATE INDEX revision_kind ON revision (state, kind);
+
+-- The decoded document of each revision, verbatim, as a store::Document (LZ4 block with
+-- its size prepended). Kept apart from `revision` so that making a phase visible rewrites
+-- small rows, not megabytes of XML.
+CREATE TABLE revision_document (
+    revision INTEGER PRIMARY KEY REFERENCES revision (id) ON DELETE CASCADE,
+    document BLOB NOT NULL
+);
 
 -- Relationships/Prerequisites: grp NULL = plain AND, else the AtLeastOne group number.
 CREATE TABLE prerequisite (

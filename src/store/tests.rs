@@ -29,11 +29,12 @@ fn doc(n: u128, rev: i32, kind: UpdateKind) -> UpdateDoc {
 }
 
 fn stage(store: &Store, docs: &[UpdateDoc]) -> usize {
+    let document = Document::encode("<x/>");
     let batch: Vec<_> = docs
         .iter()
         .map(|d| Fetched {
             doc: d,
-            xml: "<x/>",
+            document: &document,
             compressed: false,
         })
         .collect();
@@ -216,4 +217,14 @@ fn approved_files_follow_install_deployments_through_bundles() {
         )
         .unwrap();
     assert_eq!(store.counts().unwrap().approved_files, 1);
+}
+
+#[test]
+fn documents_round_trip_and_corrupt_ones_are_errors() {
+    let text = "<upd:Update>é".repeat(100);
+    let d = Document::encode(&text);
+    assert!(d.len() < text.len());
+    assert_eq!(d.decode().unwrap(), text);
+    assert!(Document(vec![1, 2]).decode().is_err());
+    assert!(Document(vec![0xff, 0xff, 0xff, 0x7f, 0]).decode().is_err());
 }

@@ -5,8 +5,8 @@
 //! skipped (wsusss.md §2.4: that is how real WSUS reports a revision that vanished).
 
 use super::{Ctx, Error, ErrorKind, Phase};
-use crate::model::{RevisionId, UpdateDoc};
-use crate::store::Fetched;
+use crate::model::RevisionId;
+use crate::store::{Document, Fetched};
 use crate::upstream::{self, UpdateData};
 use std::collections::{HashSet, VecDeque};
 use tokio::task::JoinSet;
@@ -16,15 +16,16 @@ pub(super) struct Outcome {
     pub skipped: Vec<RevisionId>,
 }
 
-type Decoded = (
-    Vec<(UpdateData, UpdateDoc)>,
+type Decoded = Staging;
+
+/// A fetched batch on its way to the writer.
+type Staging = (
+    Vec<(UpdateData, Document)>,
     Vec<(crate::model::Sha1Digest, String)>,
 );
 
-enum BatchError {
-    Upstream(upstream::Error),
-    Document { id: RevisionId, message: String },
-}
+/// Batches the writer may lag behind the downloads (bounds memory: ~100 documents each).
+const WRITER_QUEUE: usize = 8;
 
 impl Ctx<'_> {
     pub(super) async fn fetch(
@@ -38,13 +39,63 @@ impl Ctx<'_> {
         let todo: Vec<RevisionId> = unique.into_iter().filter(|r| !held.contains(r)).collect();
         self.progress.start(phase, todo.len() as u64);
 
+        // SQLite has one writer: it runs on its own thread, fed through a bounded queue, so
+        // downloads and parsing never wait for a commit and commits never wait for the
+        // network.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Staging>(WRITER_QUEUE);
+        let store = self.store.clone();
+        let writer = tokio::task::spawn_blocking(move || {
+            let mut staged = 0;
+            while let Some(first) = rx.blocking_recv() {
+                // Whatever queued up while the last commit ran goes into one transaction:
+                // fewer commits, fewer rewrites of the same index pages.
+                let mut group = vec![first];
+                while let Ok(more) = rx.try_recv() {
+                    group.push(more);
+                }
+                let fetched: Vec<Fetched<'_>> = group
+                    .iter()
+                    .flat_map(|(updates, _)| updates)
+                    .map(|(u, document)| Fetched {
+                        doc: &u.doc,
+                        document,
+                        compressed: u.compressed,
+                    })
+                    .collect();
+                let urls: Vec<_> = group
+                    .iter()
+                    .flat_map(|(_, urls)| urls.iter().cloned())
+                    .collect();
+                staged += store.stage(&fetched, &urls)?;
+            }
+            Ok::<usize, crate::store::Error>(staged)
+        });
+        let downloaded = self.download(phase, todo, tx).await;
+        // The writer drains what it was given (every batch is safe to stage) and stops.
+        let staged = writer
+            .await
+            .map_err(|e| Error::new(phase, ErrorKind::Internal(format!("writer failed: {e}"))))?
+            .map_err(|e| Error::new(phase, e));
+        // A store error explains a download that stopped because the writer did.
+        let staged = staged?;
+        let skipped = downloaded?;
+        Ok(Outcome { staged, skipped })
+    }
+
+    /// Download `todo` in batches, a few in flight, and hand every answer to the writer.
+    /// Returns the revisions the USS could not deliver.
+    async fn download(
+        &self,
+        phase: Phase,
+        todo: Vec<RevisionId>,
+        writer: tokio::sync::mpsc::Sender<Staging>,
+    ) -> Result<Vec<RevisionId>, Error> {
         let max = self.max_per_request().max(1);
         let mut queue: VecDeque<Vec<RevisionId>> = todo.chunks(max).map(<[_]>::to_vec).collect();
-        let mut inflight: JoinSet<(Vec<RevisionId>, Result<Decoded, BatchError>)> = JoinSet::new();
-        let mut outcome = Outcome {
-            staged: 0,
-            skipped: Vec::new(),
-        };
+        let mut inflight: JoinSet<(Vec<RevisionId>, Result<Decoded, upstream::Error>)> =
+            JoinSet::new();
+        let mut skipped = Vec::new();
+        let writer_gone = || Error::new(phase, ErrorKind::Internal("the writer stopped".into()));
         loop {
             while inflight.len() < self.opts.fetch_concurrency.max(1) {
                 let Some(batch) = queue.pop_front() else {
@@ -70,27 +121,17 @@ impl Ctx<'_> {
                 )
             })?;
             match result {
-                Ok((updates, urls)) => {
+                Ok((mut updates, urls)) => {
                     let wanted: HashSet<RevisionId> = batch.iter().copied().collect();
-                    let got: Vec<&(UpdateData, UpdateDoc)> = updates
-                        .iter()
-                        .filter(|(u, _)| wanted.contains(&u.id))
-                        .collect();
-                    let fetched: Vec<Fetched<'_>> = got
-                        .iter()
-                        .map(|(u, d)| Fetched {
-                            doc: d,
-                            xml: &u.xml,
-                            compressed: u.compressed,
-                        })
-                        .collect();
-                    let n = self
-                        .store
-                        .stage(&fetched, &urls)
-                        .map_err(|e| Error::new(phase, e))?;
-                    outcome.staged += n;
-                    self.progress.advance(got.len() as u64);
-                    let returned: HashSet<RevisionId> = got.iter().map(|(u, _)| u.id).collect();
+                    updates.retain(|(u, _)| wanted.contains(&u.id));
+                    let returned: HashSet<RevisionId> = updates.iter().map(|(u, _)| u.id).collect();
+                    self.progress.advance(returned.len() as u64);
+                    if !updates.is_empty() {
+                        writer
+                            .send((updates, urls))
+                            .await
+                            .map_err(|_| writer_gone())?;
+                    }
                     let missing: Vec<RevisionId> = batch
                         .iter()
                         .copied()
@@ -102,39 +143,24 @@ impl Ctx<'_> {
                     // A short answer (the USS caps response size): ask again for the rest;
                     // an empty answer is treated like a fault so the batch shrinks.
                     if returned.is_empty() {
-                        split_or_skip(
-                            phase,
-                            missing,
-                            &mut queue,
-                            &mut outcome.skipped,
-                            "empty answer",
-                        );
+                        split_or_skip(phase, missing, &mut queue, &mut skipped, "empty answer");
                     } else {
                         tracing::debug!(%phase, missing = missing.len(), "short GetUpdateData answer");
                         queue.push_back(missing);
                     }
                 }
-                Err(BatchError::Upstream(e))
+                Err(e)
                     if matches!(
                         e.fault_code(),
                         Some("InternalServerError" | "InvalidParameters")
                     ) =>
                 {
-                    split_or_skip(
-                        phase,
-                        batch,
-                        &mut queue,
-                        &mut outcome.skipped,
-                        &e.to_string(),
-                    );
+                    split_or_skip(phase, batch, &mut queue, &mut skipped, &e.to_string());
                 }
-                Err(BatchError::Upstream(e)) => return Err(Error::new(phase, e)),
-                Err(BatchError::Document { id, message }) => {
-                    return Err(Error::new(phase, ErrorKind::Document { id, message }))
-                }
+                Err(e) => return Err(Error::new(phase, e)),
             }
         }
-        Ok(outcome)
+        Ok(skipped)
     }
 }
 
@@ -155,34 +181,25 @@ fn split_or_skip(
     }
 }
 
-/// One GetUpdateData call; documents are parsed here, on a runtime worker, so parsing
-/// overlaps the next download.
+/// One GetUpdateData call. The client decodes and parses the documents and this task encodes
+/// them for the store, off the writer, so that work overlaps the other downloads in flight.
 async fn fetch_batch(
     client: &upstream::Client,
     batch: &[RevisionId],
-) -> Result<Decoded, BatchError> {
-    let answer = client
-        .get_update_data(batch)
-        .await
-        .map_err(BatchError::Upstream)?;
-    let mut out = Vec::with_capacity(answer.updates.len());
-    for u in answer.updates {
-        let doc = crate::xml::update::parse(&u.xml).map_err(|e| BatchError::Document {
-            id: u.id,
-            message: e.to_string(),
-        })?;
-        if doc.id != u.id {
-            return Err(BatchError::Document {
-                id: u.id,
-                message: format!("document says it is {}", doc.id),
-            });
-        }
-        out.push((u, doc));
-    }
+) -> Result<Decoded, upstream::Error> {
+    let answer = client.get_update_data(batch).await?;
     let urls = answer
         .file_urls
         .into_iter()
         .filter_map(|f| f.mu_url.map(|u| (f.digest, u)))
         .collect();
-    Ok((out, urls))
+    let updates = answer
+        .updates
+        .into_iter()
+        .map(|u| {
+            let document = Document::encode(&u.xml);
+            (u, document)
+        })
+        .collect();
+    Ok((updates, urls))
 }

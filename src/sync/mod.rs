@@ -6,7 +6,6 @@
 
 mod fetch;
 
-use crate::model::RevisionId;
 use crate::store::{self, Anchor, DeploymentChanges, LanguageRow, Store};
 use crate::upstream::{self, Client, RevisionFilter};
 use std::fmt;
@@ -106,8 +105,6 @@ pub enum ErrorKind {
     Upstream(#[from] upstream::Error),
     #[error("{0}")]
     Store(#[from] store::Error),
-    #[error("update {id}: {message}")]
-    Document { id: RevisionId, message: String },
     #[error("cancelled")]
     Cancelled,
     #[error("{0}")]

@@ -359,6 +359,7 @@ pub fn parse_update_data(resp: &Element) -> Result<UpdateDataBatch, xml::Error> 
         updates.push(UpdateData {
             id,
             xml,
+            doc,
             file_digests,
             compressed,
         });

@@ -137,8 +137,10 @@ pub struct RevisionList {
 #[derive(Debug, Clone)]
 pub struct UpdateData {
     pub id: RevisionId,
-    /// The decoded document text, verbatim (checked to parse and to name `id`).
+    /// The decoded document text, verbatim.
     pub xml: String,
+    /// The document parsed (it names `id`, checked).
+    pub doc: crate::model::UpdateDoc,
     pub file_digests: Vec<Sha1Digest>,
     /// Arrived as `XmlUpdateBlobCompressed`.
     pub compressed: bool,
