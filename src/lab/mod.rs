@@ -36,6 +36,9 @@ pub struct LabOptions {
     pub cookie_lifetime: Duration,
     /// `MaxNumberOfUpdatesPerRequest` announced by GetConfigData and enforced by GetUpdateData.
     pub max_updates_per_request: u32,
+    /// List bundle members in GetRevisionIdList. Off, a DSS only learns of them from the
+    /// bundles' `BundledUpdates` and must fetch them by recursing (wsusss.md §2.5).
+    pub list_bundle_members: bool,
 }
 
 impl Default for LabOptions {
@@ -45,6 +48,7 @@ impl Default for LabOptions {
             seed: 1,
             cookie_lifetime: Duration::from_secs(240 * 60),
             max_updates_per_request: 100,
+            list_bundle_members: true,
         }
     }
 }
@@ -155,6 +159,7 @@ struct Inner {
     state: Mutex<State>,
     files: Mutex<FileCache>,
     bytes_sent: AtomicU64,
+    list_bundle_members: bool,
 }
 
 /// Requests are logged up to these bounds (oldest dropped first), so a long demo run does
@@ -296,6 +301,7 @@ impl Lab {
                 state: Mutex::new(state),
                 files: Mutex::new(FileCache::default()),
                 bytes_sent: AtomicU64::new(0),
+                list_bundle_members: opts.list_bundle_members,
             }),
         }
     }

@@ -307,6 +307,11 @@ fn revision_id_list(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Box<Fault
             let company = base.id(Entity::Company);
             let family = base.id(Entity::Family);
             for e in catalog::update_entities(st.plain.len()) {
+                if !lab.inner.list_bundle_members
+                    && matches!(e, Entity::NestedBundle | Entity::BundleChild(_))
+                {
+                    continue;
+                }
                 let mut full = anchor.is_none() || language_full;
                 if filtered {
                     let product = base.id(Entity::Product(e.product()));

@@ -18,13 +18,15 @@ pub struct Setup {
 }
 
 pub async fn setup(updates: usize) -> Setup {
-    let lab = Lab::new(LabOptions {
+    setup_with(LabOptions {
         updates,
         ..LabOptions::default()
     })
-    .start()
     .await
-    .expect("lab starts");
+}
+
+pub async fn setup_with(options: LabOptions) -> Setup {
+    let lab = Lab::new(options).start().await.expect("lab starts");
     let dir = tempfile::tempdir().expect("temp dir");
     let text = config_text(&lab.url, dir.path());
     let config_path = dir.path().join("outpost.toml");

@@ -1,8 +1,8 @@
 //! Sync against the lab upstream over real sockets: initial, incremental, failures, cancel,
 //! re-auth, malformed answers.
 
-use crate::support::setup;
-use outpost::lab::Inject;
+use crate::support::{setup, setup_with};
+use outpost::lab::{Inject, LabOptions};
 use outpost::model::{DeploymentAction, RevisionId, ALL_COMPUTERS};
 use std::collections::HashSet;
 use tokio_util::sync::CancellationToken;
@@ -280,4 +280,29 @@ async fn server_changed_restarts_with_a_full_resync() {
         "re-listed without anchors"
     );
     assert_eq!(s.status().updates, lab.counts().updates as u64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundle_members_the_list_leaves_out_are_fetched_by_recursing_into_bundles() {
+    let s = setup_with(LabOptions {
+        updates: 5,
+        list_bundle_members: false,
+        ..LabOptions::default()
+    })
+    .await;
+    let report = s.sync().await.expect("sync succeeds");
+    // A bundle holds a nested file-less bundle whose member carries the file: two levels.
+    assert_eq!(report.bundle_members_fetched, 3, "{report:?}");
+    let want = s.lab.lab.counts();
+    let st = s.status();
+    assert_eq!(st.updates, want.updates as u64);
+    assert_eq!(st.content.metadata_files, want.files as u64);
+    let rounds = s
+        .lab
+        .lab
+        .requests()
+        .iter()
+        .filter(|r| r.operation == "GetUpdateData" && r.update_ids.len() <= 2)
+        .count();
+    assert!(rounds >= 2, "members were asked for in successive rounds");
 }
