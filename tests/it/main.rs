@@ -1,5 +1,6 @@
 //! The one integration-test binary: every test here talks over real sockets or real files.
 
+mod architecture;
 mod cli;
 mod config;
 mod lab;
