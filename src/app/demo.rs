@@ -53,13 +53,13 @@ pub async fn run(updates: usize, keep_running: bool) -> anyhow::Result<()> {
     if let Some(d) = revoked {
         lab.lab.revoke(d);
     }
-    let group = lab.lab.add_group("Branch Kiosks", ALL_COMPUTERS);
+    lab.lab.add_group("Branch Kiosks", ALL_COMPUTERS);
     lab.lab.clear_requests();
     let started = Instant::now();
     let second = sync_once(&config, &progress, &cancel).await?;
     let fetched: usize = lab.lab.requests().iter().map(|r| r.update_ids.len()).sum();
     println!(
-        "\n2. upstream changed (5 updates added, 1 approved, 1 approval revoked, group {group} added)\n   incremental sync: {} new updates in {:.2?}, GetUpdateData asked for {fetched} revisions",
+        "\n2. upstream changed (5 updates added, 1 approved, 1 approval revoked, group \"Branch Kiosks\" added)\n   incremental sync: {} new updates in {:.2?}, GetUpdateData asked for {fetched} revisions",
         second.updates_fetched,
         started.elapsed()
     );

@@ -42,7 +42,7 @@ impl Progress for BarProgress {
             }
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
             let style = ProgressStyle::with_template(
-                "{prefix:>12} [{bar:30}] {pos}/{len} {per_sec} eta {eta}",
+                "{prefix:>12} [{bar:30}] {human_pos}/{human_len} eta {eta}",
             )
             .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> ");

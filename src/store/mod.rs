@@ -313,13 +313,16 @@ impl Store {
                 "INSERT INTO revision_document (revision, document) VALUES (?1, ?2)",
             )?;
             let mut prereq = tx.prepare_cached(
-                "INSERT INTO prerequisite (revision, update_id, grp, is_category) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR IGNORE INTO prerequisite (revision, grp, update_id, is_category)
+                 VALUES (?1, ?2, ?3, ?4)",
             )?;
             let mut member = tx.prepare_cached(
-                "INSERT INTO bundle_member (revision, member_update, member_revision) VALUES (?1, ?2, ?3)",
+                "INSERT OR IGNORE INTO bundle_member (revision, member_update, member_revision)
+                 VALUES (?1, ?2, ?3)",
             )?;
-            let mut supersedes =
-                tx.prepare_cached("INSERT INTO supersedes (revision, superseded) VALUES (?1, ?2)")?;
+            let mut supersedes = tx.prepare_cached(
+                "INSERT OR IGNORE INTO supersedes (revision, superseded) VALUES (?1, ?2)",
+            )?;
             let mut file = tx.prepare_cached(
                 "INSERT INTO file (sha1, sha256, size, name, patching_type) VALUES (?1, ?2, ?3, ?4, ?5)
                  ON CONFLICT (sha1) DO UPDATE SET sha256 = coalesce(file.sha256, ?2)",
@@ -351,7 +354,9 @@ impl Store {
                 let rowid = tx.last_insert_rowid();
                 document.execute(params![rowid, &f.document.0])?;
                 for p in &d.prerequisites {
-                    prereq.execute(params![rowid, guid(&p.update_id), p.group, p.is_category])?;
+                    // A plain AND prerequisite is group -1 (NULL cannot be part of the key).
+                    let group = p.group.map_or(-1, i64::from);
+                    prereq.execute(params![rowid, group, guid(&p.update_id), p.is_category])?;
                 }
                 for m in &d.bundled {
                     member.execute(params![rowid, guid(&m.update_id), m.revision])?;

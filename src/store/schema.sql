@@ -33,30 +33,31 @@ CREATE TABLE revision_document (
     document BLOB NOT NULL
 );
 
--- Relationships/Prerequisites: grp NULL = plain AND, else the AtLeastOne group number.
+-- Relationships/Prerequisites: grp -1 = plain AND, else the AtLeastOne group number.
+-- Relationship tables are WITHOUT ROWID and keyed by revision first: one B-tree each, read
+-- per revision, and a sync inserts tens of thousands of rows into them.
 CREATE TABLE prerequisite (
     revision    INTEGER NOT NULL REFERENCES revision (id) ON DELETE CASCADE,
+    grp         INTEGER NOT NULL,
     update_id   TEXT    NOT NULL,
-    grp         INTEGER,
-    is_category INTEGER NOT NULL
-);
-CREATE INDEX prerequisite_revision ON prerequisite (revision);
+    is_category INTEGER NOT NULL,
+    PRIMARY KEY (revision, grp, update_id)
+) WITHOUT ROWID;
 
 -- Relationships/BundledUpdates (with or without AtLeastOne groups).
 CREATE TABLE bundle_member (
     revision        INTEGER NOT NULL REFERENCES revision (id) ON DELETE CASCADE,
     member_update   TEXT    NOT NULL,
-    member_revision INTEGER NOT NULL
-);
-CREATE INDEX bundle_member_revision ON bundle_member (revision);
-CREATE INDEX bundle_member_member ON bundle_member (member_update, member_revision);
+    member_revision INTEGER NOT NULL,
+    PRIMARY KEY (revision, member_update, member_revision)
+) WITHOUT ROWID;
 
 -- Relationships/SupersededUpdates.
 CREATE TABLE supersedes (
     revision   INTEGER NOT NULL REFERENCES revision (id) ON DELETE CASCADE,
-    superseded TEXT    NOT NULL
-);
-CREATE INDEX supersedes_revision ON supersedes (revision);
+    superseded TEXT    NOT NULL,
+    PRIMARY KEY (revision, superseded)
+) WITHOUT ROWID;
 
 -- Content files named by the metadata, one row per SHA-1.
 CREATE TABLE file (
@@ -72,7 +73,7 @@ CREATE TABLE revision_file (
     revision INTEGER NOT NULL REFERENCES revision (id) ON DELETE CASCADE,
     sha1     BLOB    NOT NULL REFERENCES file (sha1),
     PRIMARY KEY (revision, sha1)
-);
+) WITHOUT ROWID;
 CREATE INDEX revision_file_sha1 ON revision_file (sha1);
 
 -- GetConfigData LanguageUpdateList, merged delta by delta.
