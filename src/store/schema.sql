@@ -44,6 +44,15 @@ CREATE TABLE prerequisite (
     PRIMARY KEY (revision, grp, update_id)
 ) WITHOUT ROWID;
 
+-- The categories (products, classifications, …) of each revision: its IsCategory
+-- prerequisites, plus — as real bundle members name their product in plain AtLeastOne groups
+-- (wsusss.md §5.2) — any prerequisite that is a known category.
+CREATE VIEW revision_category (revision, category) AS
+    SELECT p.revision, p.update_id FROM prerequisite p
+    WHERE p.is_category = 1
+       OR p.update_id IN (SELECT update_id FROM revision
+                          WHERE kind IN ('category', 'classification'));
+
 -- Relationships/BundledUpdates (with or without AtLeastOne groups).
 CREATE TABLE bundle_member (
     revision        INTEGER NOT NULL REFERENCES revision (id) ON DELETE CASCADE,

@@ -228,3 +228,37 @@ fn documents_round_trip_and_corrupt_ones_are_errors() {
     assert!(Document(vec![1, 2]).decode().is_err());
     assert!(Document(vec![0xff, 0xff, 0xff, 0x7f, 0]).decode().is_err());
 }
+
+#[test]
+fn revision_categories_come_from_is_category_groups_and_known_categories() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let mut member = doc(40, 1, UpdateKind::Software);
+    // A bundle member names its classification in a plain AtLeastOne group.
+    member.prerequisites = vec![
+        Prerequisite {
+            update_id: Uuid::from_u128(3),
+            group: Some(0),
+            is_category: false,
+        },
+        Prerequisite {
+            update_id: Uuid::from_u128(77),
+            group: None,
+            is_category: false,
+        },
+    ];
+    stage(&store, &[member, doc(3, 1, UpdateKind::Classification)]);
+    store.commit_phase(Anchor::UpdateList, "a").unwrap();
+    let conn = store.conn();
+    let categories: Vec<String> = conn
+        .prepare(
+            "SELECT c.category FROM revision_category c JOIN revision r ON r.id = c.revision
+             WHERE r.update_id = ?1",
+        )
+        .unwrap()
+        .query_map([guid(&Uuid::from_u128(40))], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(categories, vec![guid(&Uuid::from_u128(3))]);
+}

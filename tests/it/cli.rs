@@ -148,3 +148,111 @@ async fn demo_runs_end_to_end() {
     assert!(text.contains("incremental sync"), "{text}");
     assert!(!text.contains("MISMATCH"), "{text}");
 }
+
+/// Start `outpost sync` on a catalog that grew by `added` updates with slow answers, and
+/// return the child once the update phase is fetching.
+async fn sync_in_flight(s: &crate::support::Setup, added: usize) -> tokio::process::Child {
+    let lab = &s.lab.lab;
+    lab.add_updates(added);
+    lab.inject(Inject::Slow {
+        op: Some("GetUpdateData".into()),
+        delay: std::time::Duration::from_millis(50),
+        count: 100_000,
+    });
+    lab.clear_requests();
+    let path = s.config_path.to_string_lossy().into_owned();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args(["sync", "--config", &path])
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("sync starts");
+    while lab
+        .requests()
+        .iter()
+        .filter(|r| r.operation == "GetUpdateData")
+        .count()
+        < 6
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    child
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_sync_leaves_the_last_good_state_and_the_next_one_completes() {
+    let s = setup(20).await;
+    assert!(s.outpost(&["sync"]).await.status.success());
+    let before = s.status();
+    let mut child = sync_in_flight(&s, 2_000).await;
+    child.start_kill().expect("SIGKILL");
+    child.wait().await.expect("reaped");
+
+    let after = s.status();
+    assert_eq!(
+        after.updates, before.updates,
+        "nothing of the killed phase is visible"
+    );
+    assert_eq!(after.approvals, before.approvals);
+    assert!(
+        after.staged_revisions > 0,
+        "fetched batches were kept for the next pass"
+    );
+
+    s.lab.lab.clear_injections();
+    s.lab.lab.clear_requests();
+    let out = s.outpost(&["sync"]).await;
+    assert!(out.status.success(), "{}", reason(&out));
+    let st = s.status();
+    assert_eq!(st.updates, s.lab.lab.counts().updates as u64);
+    assert_eq!(st.staged_revisions, 0);
+    // The next pass resumed: it did not fetch again what the killed one had staged.
+    let refetched: usize = s
+        .lab
+        .lab
+        .requests()
+        .iter()
+        .map(|r| r.update_ids.len())
+        .sum();
+    assert!(refetched < 2_000, "{refetched} revisions fetched again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_sync_at_a_safe_point_with_a_non_zero_exit() {
+    let s = setup(20).await;
+    assert!(s.outpost(&["sync"]).await.status.success());
+    let before = s.status();
+    let child = sync_in_flight(&s, 2_000).await;
+    let pid = child.id().expect("pid").to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let out = child.wait_with_output().await.expect("sync exits");
+    assert!(!out.status.success());
+    assert!(reason(&out).contains("cancelled"), "{}", reason(&out));
+    let after = s.status();
+    assert_eq!(after.updates, before.updates);
+    assert_eq!(after.last_sync.ok, Some(false));
+    assert_eq!(after.last_sync.phase.as_deref(), Some("updates"));
+}
+
+#[tokio::test]
+async fn the_config_path_may_come_from_outpost_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outpost.toml");
+    std::fs::write(&path, "[upstream]\nurl = \"http://127.0.0.1:1\"\n").unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .arg("check-config")
+        .env("OUTPOST_CONFIG", &path)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("http://127.0.0.1:1"));
+}
