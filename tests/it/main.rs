@@ -6,4 +6,5 @@ mod config;
 mod lab;
 mod support;
 mod sync;
+mod tls;
 mod upstream_real;
