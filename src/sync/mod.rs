@@ -6,6 +6,7 @@
 
 mod fetch;
 
+use crate::model::RevisionId;
 use crate::store::{self, Anchor, DeploymentChanges, LanguageRow, Store};
 use crate::upstream::{self, Client, RevisionFilter};
 use std::fmt;
@@ -305,15 +306,14 @@ impl Ctx<'_> {
         };
         let list = self.list(phase, Anchor::CategoryList, filter).await?;
         report.categories_listed = list.revisions.len();
-        let outcome = self.fetch(phase, &list.revisions).await?;
+        let wanted = self.with_skipped_before(phase, &list.revisions)?;
+        let outcome = self.fetch(phase, &wanted).await?;
         report.categories_fetched = outcome.staged;
-        report
-            .skipped
-            .extend(outcome.skipped.iter().map(|r| r.to_string()));
         self.check_cancel(phase)?;
         self.store
             .commit_phase(Anchor::CategoryList, &list.anchor)
             .map_err(|e| Error::new(phase, e))?;
+        self.remember_skipped(phase, &outcome.skipped, report)?;
         self.progress.finish(
             phase,
             &format!("{} listed, {} new", list.revisions.len(), outcome.staged),
@@ -337,11 +337,10 @@ impl Ctx<'_> {
         };
         let list = self.list(phase, Anchor::UpdateList, filter).await?;
         report.updates_listed = list.revisions.len();
-        let outcome = self.fetch(phase, &list.revisions).await?;
+        let wanted = self.with_skipped_before(phase, &list.revisions)?;
+        let outcome = self.fetch(phase, &wanted).await?;
         report.updates_fetched = outcome.staged;
-        report
-            .skipped
-            .extend(outcome.skipped.iter().map(|r| r.to_string()));
+        let mut skipped = outcome.skipped;
 
         // Bundle members carry the files; real bundles nest, so repeat until none is new.
         // The bound only guards against a USS that invents members forever.
@@ -353,16 +352,14 @@ impl Ctx<'_> {
                 .map_err(|e| Error::new(phase, e))?;
             let missing: Vec<_> = missing
                 .into_iter()
-                .filter(|m| !outcome.skipped.contains(m))
+                .filter(|m| !skipped.contains(m))
                 .collect();
             if missing.is_empty() {
                 break;
             }
             let more = self.fetch(phase, &missing).await?;
             report.bundle_members_fetched += more.staged;
-            report
-                .skipped
-                .extend(more.skipped.iter().map(|r| r.to_string()));
+            skipped.extend(more.skipped);
             if more.staged == 0 {
                 break;
             }
@@ -372,6 +369,7 @@ impl Ctx<'_> {
             .commit_phase(Anchor::UpdateList, &list.anchor)
             .and_then(|_| self.store.set_meta("subscribed_languages", &subscribed))
             .map_err(|e| Error::new(phase, e))?;
+        self.remember_skipped(phase, &skipped, report)?;
         self.progress.finish(
             phase,
             &format!(
@@ -382,6 +380,37 @@ impl Ctx<'_> {
             ),
         );
         Ok(list.anchor)
+    }
+
+    /// The listed revisions plus those the USS could not deliver last time: the anchor has
+    /// moved past them, so they would never be listed again.
+    fn with_skipped_before(
+        &self,
+        phase: Phase,
+        listed: &[RevisionId],
+    ) -> Result<Vec<RevisionId>, Error> {
+        let key = format!("skipped.{phase}");
+        let before = self.store.meta(&key).map_err(|e| Error::new(phase, e))?;
+        let mut wanted = listed.to_vec();
+        wanted.extend(before.unwrap_or_default().split(',').filter_map(|item| {
+            let (id, rev) = item.split_once('/')?;
+            Some(RevisionId::new(id.parse().ok()?, rev.parse().ok()?))
+        }));
+        Ok(wanted)
+    }
+
+    fn remember_skipped(
+        &self,
+        phase: Phase,
+        skipped: &[RevisionId],
+        report: &mut Report,
+    ) -> Result<(), Error> {
+        let list: Vec<String> = skipped.iter().map(ToString::to_string).collect();
+        self.store
+            .set_meta(&format!("skipped.{phase}"), &list.join(","))
+            .map_err(|e| Error::new(phase, e))?;
+        report.skipped.extend(list);
+        Ok(())
     }
 
     /// Map `sync.languages` to the USS's LCIDs. `Delta` is true only for a language that was

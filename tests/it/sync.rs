@@ -306,3 +306,34 @@ async fn bundle_members_the_list_leaves_out_are_fetched_by_recursing_into_bundle
         .count();
     assert!(rounds >= 2, "members were asked for in successive rounds");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revision_the_upstream_cannot_deliver_is_skipped_then_fetched_next_time() {
+    let s = setup(5).await;
+    s.sync().await.expect("first sync");
+    let lab = &s.lab.lab;
+    lab.set_max_updates_per_request(1);
+    let added = lab.add_updates(2);
+    // Real WSUS faults InternalServerError for a revision that vanished (exchange 000017).
+    lab.inject(Inject::Fault {
+        op: Some("GetUpdateData".into()),
+        code: "InternalServerError".into(),
+        count: 1,
+    });
+    let report = s
+        .sync()
+        .await
+        .expect("one bad revision does not fail the pass");
+    assert_eq!(report.skipped.len(), 1, "{report:?}");
+    assert!(added.iter().any(|a| a.to_string() == report.skipped[0]));
+    let want = lab.counts().updates as u64;
+    assert_eq!(s.status().updates, want - 1);
+
+    let report = s.sync().await.expect("next sync");
+    assert!(report.skipped.is_empty());
+    assert_eq!(
+        s.status().updates,
+        want,
+        "the skipped revision was fetched this time"
+    );
+}
