@@ -9,6 +9,7 @@
 //! - `upstream`: MS-WSUSSS client: auth + cookie lifecycle, messages, rate limit, retry.
 //! - `store`: SQLite replica (WAL, migrations): revisions, files, groups, deployments, anchors, runs.
 //! - `sync`: one sync pass as atomic phases, with progress reporting.
+//! - `serve`: the client-facing side (MS-WUSP, `/Content`); so far `Range` resolution.
 //! - `status`: one `Status` struct rendered as JSON and text.
 //! - `telemetry`: tracing setup.
 //! - `lab`: built-in lab upstream (fake USS over a synthetic catalog) for the demo, tests, benches.
@@ -18,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod lab;
 pub mod model;
+pub mod serve;
 pub mod status;
 pub mod store;
 pub mod sync;

@@ -16,6 +16,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("upstream", &["xml", "model"]),
     ("lab", &["xml", "model"]),
     ("sync", &["upstream", "store", "xml", "model"]),
+    ("serve", &["store", "xml", "model", "status"]),
     (
         "app",
         &[
