@@ -2,9 +2,11 @@
 //! documents, target groups and deployments. No I/O and no XML here; `xml::update` parses
 //! documents into these types and `store` persists them.
 
+mod content_path;
 mod digest;
 mod time;
 
+pub use content_path::{parse_content_path, ContentRef};
 pub use digest::{DigestError, Sha1Digest, Sha256Digest};
 pub use time::{format_wsus_time, parse_wsus_time, TimeError};
 
