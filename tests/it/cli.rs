@@ -256,3 +256,17 @@ async fn the_config_path_may_come_from_outpost_config() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("http://127.0.0.1:1"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_sync_on_the_same_data_dir_refuses_in_one_line() {
+    let s = setup(20).await;
+    assert!(s.outpost(&["sync"]).await.status.success());
+    let mut first = sync_in_flight(&s, 1_000).await;
+    let second = s.outpost(&["sync"]).await;
+    assert!(!second.status.success());
+    let line = reason(&second);
+    assert!(line.contains("another sync is running"), "{line}");
+    assert!(line.contains("POST /sync"), "{line}");
+    first.start_kill().expect("stop the first sync");
+    first.wait().await.expect("reaped");
+}
