@@ -20,6 +20,23 @@ fn parse_documents(c: &mut Criterion) {
         b.iter(|| outpost::xml::update::parse(black_box(&bundle)).expect("parses"))
     });
     g.finish();
+
+    // Every real document once: the mix a sync sees (categories, bundles, file carriers).
+    let mut all: Vec<String> = std::fs::read_dir(format!("{SAMPLES}/docs"))
+        .expect("sample documents")
+        .map(|entry| std::fs::read_to_string(entry.expect("entry").path()).expect("document"))
+        .collect();
+    all.sort();
+    let mut g = c.benchmark_group("update_document");
+    g.throughput(Throughput::Bytes(all.iter().map(|d| d.len() as u64).sum()));
+    g.bench_function("parse_real_docs", |b| {
+        b.iter(|| {
+            for doc in &all {
+                outpost::xml::update::parse(black_box(doc)).expect("parses");
+            }
+        })
+    });
+    g.finish();
 }
 
 fn decode_blob(c: &mut Criterion) {

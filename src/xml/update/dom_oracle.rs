@@ -1,58 +1,12 @@
-//! The update metadata document (`<upd:Update>`, wsusss.md §5): text decoding of blobs and
-//! parsing into `model::UpdateDoc`. Matching is by local name inside the Update namespace;
-//! prefixes are never relied on (real documents re-declare them on inner elements).
+//! The element-tree parser this module used before the streaming one, kept verbatim as a
+//! test oracle: the streaming parser must return exactly what it returns (documents and
+//! errors alike).
 
-use super::{parse_guid, Element, Error, Limits};
+use super::{DOC_LIMITS, NS_UPDATE};
 use crate::model::{
     Prerequisite, RevisionId, Sha1Digest, Sha256Digest, UpdateDoc, UpdateFile, UpdateKind,
 };
-
-pub const NS_UPDATE: &str = "http://schemas.microsoft.com/msus/2002/12/Update";
-
-/// Limits for one update document (real ones are up to a few hundred KiB).
-const DOC_LIMITS: Limits = Limits {
-    max_bytes: 16 << 20,
-    max_depth: 64,
-    max_elements: 1_000_000,
-};
-
-/// Turn the bytes of a decompressed blob into text: UTF-16LE (with or without BOM, what WSUS
-/// sends), or UTF-8 when the bytes start like ASCII markup. A leading XML declaration is
-/// dropped so that nobody re-decodes the text by its `encoding=` attribute.
-pub fn decode_blob(bytes: &[u8]) -> Result<String, Error> {
-    let text = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
-        utf16le(rest)?
-    } else if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
-        String::from_utf8(rest.to_vec()).map_err(|_| Error::NotUtf8)?
-    } else if bytes.len() >= 2 && bytes[1] == 0 {
-        utf16le(bytes)?
-    } else {
-        String::from_utf8(bytes.to_vec()).map_err(|_| Error::NotUtf8)?
-    };
-    Ok(strip_declaration(&text).to_owned())
-}
-
-fn utf16le(bytes: &[u8]) -> Result<String, Error> {
-    if !bytes.len().is_multiple_of(2) {
-        return Err(Error::Document("odd UTF-16 length".into()));
-    }
-    let units = bytes
-        .chunks_exact(2)
-        .map(|c| u16::from_le_bytes([c[0], c[1]]));
-    char::decode_utf16(units)
-        .collect::<Result<String, _>>()
-        .map_err(|_| Error::Document("invalid UTF-16".into()))
-}
-
-fn strip_declaration(text: &str) -> &str {
-    let t = text.trim_start_matches('\u{feff}');
-    if t.starts_with("<?xml") {
-        if let Some(end) = t.find("?>") {
-            return t[end + 2..].trim_start();
-        }
-    }
-    t
-}
+use crate::xml::{parse_guid, Element, Error};
 
 /// Parse a document. GUIDs are parsed, so their case (documents keep upper case where the
 /// SOAP `Id` is lower case) never matters when callers compare identities.
@@ -176,7 +130,7 @@ fn identity(el: &Element, need_revision: bool) -> Result<RevisionId, Error> {
         Some(r) => r
             .trim()
             .parse()
-            .map_err(|_| super::bad("RevisionNumber", r))?,
+            .map_err(|_| crate::xml::bad("RevisionNumber", r))?,
         None if need_revision => {
             return Err(Error::Document(format!(
                 "UpdateIdentity {update_id} without RevisionNumber"
@@ -207,7 +161,7 @@ fn file(el: &Element) -> Result<UpdateFile, Error> {
         .unwrap_or("0")
         .trim()
         .parse()
-        .map_err(|_| super::bad("File/@Size", el.attr("Size").unwrap_or("")))?;
+        .map_err(|_| crate::xml::bad("File/@Size", el.attr("Size").unwrap_or("")))?;
     let name = el.attr("FileName").unwrap_or_default().to_owned();
     // Never trust a name from the network as a path: only its extension is ever used, and
     // only if it is plain.
@@ -233,26 +187,4 @@ fn title(root: &Element) -> Option<String> {
         first = first.or(t);
     }
     first
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn utf16_blob_without_bom_or_declaration_decodes() {
-        let text = "<upd:Update/>";
-        let bytes: Vec<u8> = text.encode_utf16().flat_map(u16::to_le_bytes).collect();
-        assert_eq!(decode_blob(&bytes).unwrap(), text);
-        let mut bom = vec![0xFF, 0xFE];
-        let decl = "<?xml version=\"1.0\" encoding=\"utf-16\"?><a/>";
-        bom.extend(decl.encode_utf16().flat_map(u16::to_le_bytes));
-        assert_eq!(decode_blob(&bom).unwrap(), "<a/>");
-        assert_eq!(decode_blob(b"<a/>").unwrap(), "<a/>");
-    }
-
-    #[test]
-    fn wrong_root_is_a_document_error() {
-        assert!(matches!(parse("<Update/>"), Err(Error::Document(_))));
-    }
 }
