@@ -18,6 +18,19 @@ pub struct Limits {
     pub max_elements: usize,
 }
 
+impl Limits {
+    /// Checks made as the `count`-th element opens at depth `depth` (0 = the root).
+    pub(super) fn check_open(&self, count: usize, depth: usize) -> Result<(), Error> {
+        if count > self.max_elements {
+            return Err(Error::Limit("too many elements"));
+        }
+        if depth >= self.max_depth {
+            return Err(Error::Limit("nesting too deep"));
+        }
+        Ok(())
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
@@ -60,22 +73,10 @@ impl Element {
             match event {
                 Event::Start(ref e) | Event::Empty(ref e) => {
                     count += 1;
-                    if count > limits.max_elements {
-                        return Err(Error::Limit("too many elements"));
-                    }
-                    if stack.len() >= limits.max_depth {
-                        return Err(Error::Limit("nesting too deep"));
-                    }
-                    let ns = match resolved {
-                        ResolveResult::Bound(ns) => String::from_utf8_lossy(ns.0).into_owned(),
-                        ResolveResult::Unbound => String::new(),
-                        ResolveResult::Unknown(p) => {
-                            return Err(Error::Syntax(format!(
-                                "undeclared prefix {}",
-                                String::from_utf8_lossy(&p)
-                            )))
-                        }
-                    };
+                    limits.check_open(count, stack.len())?;
+                    let ns = namespace(resolved)?
+                        .map(|ns| String::from_utf8_lossy(ns).into_owned())
+                        .unwrap_or_default();
                     let mut el = Element {
                         ns,
                         name: String::from_utf8_lossy(e.local_name().as_ref()).into_owned(),
@@ -182,8 +183,22 @@ fn attach(stack: &mut [Element], el: Element) {
     }
 }
 
-/// After the root closes only white space, comments and PIs may follow.
-fn finish(reader: &mut NsReader<&[u8]>) -> Result<(), Error> {
+/// The namespace URI of an element, `None` when it has none; an undeclared prefix is an
+/// error. Shared with the streaming document reader.
+pub(super) fn namespace(resolved: ResolveResult<'_>) -> Result<Option<&[u8]>, Error> {
+    match resolved {
+        ResolveResult::Bound(ns) => Ok(Some(ns.into_inner())),
+        ResolveResult::Unbound => Ok(None),
+        ResolveResult::Unknown(p) => Err(Error::Syntax(format!(
+            "undeclared prefix {}",
+            String::from_utf8_lossy(&p)
+        ))),
+    }
+}
+
+/// After the root closes only white space, comments and PIs may follow. Shared with the
+/// streaming document reader.
+pub(super) fn finish(reader: &mut NsReader<&[u8]>) -> Result<(), Error> {
     loop {
         match reader.read_event().map_err(Error::syntax)? {
             Event::Eof => return Ok(()),

@@ -10,11 +10,11 @@
 
 use super::collect::{Collector, Ctx};
 use super::DOC_LIMITS;
+use crate::xml::tree::{finish, namespace};
 use crate::xml::Error;
 use quick_xml::encoding::Decoder;
 use quick_xml::events::attributes::Attribute;
 use quick_xml::events::{BytesStart, Event};
-use quick_xml::name::ResolveResult;
 use quick_xml::NsReader;
 use std::borrow::Cow;
 
@@ -40,12 +40,7 @@ pub(super) fn scan(xml: &str) -> Result<Collector, Error> {
         match event {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 count += 1;
-                if count > DOC_LIMITS.max_elements {
-                    return Err(Error::Limit("too many elements"));
-                }
-                if stack.len() >= DOC_LIMITS.max_depth {
-                    return Err(Error::Limit("nesting too deep"));
-                }
+                DOC_LIMITS.check_open(count, stack.len())?;
                 let ns = namespace(resolved)?;
                 let local = e.local_name();
                 let role = match stack.last() {
@@ -96,31 +91,6 @@ pub(super) fn scan(xml: &str) -> Result<Collector, Error> {
             Event::DocType(_) => return Err(Error::DocType),
             Event::Decl(_) | Event::PI(_) | Event::Comment(_) => {}
             Event::Eof => return Err(Error::Syntax("unexpected end of document".into())),
-        }
-    }
-}
-
-/// The namespace URI of an element, `None` when it has none; an undeclared prefix is an error.
-fn namespace(resolved: ResolveResult<'_>) -> Result<Option<&[u8]>, Error> {
-    match resolved {
-        ResolveResult::Bound(ns) => Ok(Some(ns.into_inner())),
-        ResolveResult::Unbound => Ok(None),
-        ResolveResult::Unknown(p) => Err(Error::Syntax(format!(
-            "undeclared prefix {}",
-            String::from_utf8_lossy(&p)
-        ))),
-    }
-}
-
-/// After the root closes only white space, comments and PIs may follow.
-fn finish(reader: &mut NsReader<&[u8]>) -> Result<(), Error> {
-    loop {
-        match reader.read_event().map_err(Error::syntax)? {
-            Event::Eof => return Ok(()),
-            Event::Text(t) if t.iter().all(u8::is_ascii_whitespace) => {}
-            Event::Comment(_) | Event::PI(_) => {}
-            Event::DocType(_) => return Err(Error::DocType),
-            _ => return Err(Error::Syntax("content after the root element".into())),
         }
     }
 }
