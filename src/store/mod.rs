@@ -165,7 +165,6 @@ pub struct DeploymentChanges<'a> {
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
-    path: PathBuf,
 }
 
 impl Store {
@@ -193,12 +192,7 @@ impl Store {
         migrate(&mut conn)?;
         Ok(Store {
             conn: Arc::new(Mutex::new(conn)),
-            path,
         })
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {

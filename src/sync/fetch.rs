@@ -32,6 +32,7 @@ impl Ctx<'_> {
         &self,
         phase: Phase,
         listed: &[RevisionId],
+        batch_size: usize,
     ) -> Result<Outcome, Error> {
         let mut seen = HashSet::new();
         let unique: Vec<RevisionId> = listed.iter().copied().filter(|r| seen.insert(*r)).collect();
@@ -70,7 +71,7 @@ impl Ctx<'_> {
             }
             Ok::<usize, crate::store::Error>(staged)
         });
-        let downloaded = self.download(phase, todo, tx).await;
+        let downloaded = self.download(phase, todo, batch_size, tx).await;
         // The writer drains what it was given (every batch is safe to stage) and stops.
         let staged = writer
             .await
@@ -88,10 +89,11 @@ impl Ctx<'_> {
         &self,
         phase: Phase,
         todo: Vec<RevisionId>,
+        batch_size: usize,
         writer: tokio::sync::mpsc::Sender<Staging>,
     ) -> Result<Vec<RevisionId>, Error> {
-        let max = self.max_per_request().max(1);
-        let mut queue: VecDeque<Vec<RevisionId>> = todo.chunks(max).map(<[_]>::to_vec).collect();
+        let mut queue: VecDeque<Vec<RevisionId>> =
+            todo.chunks(batch_size.max(1)).map(<[_]>::to_vec).collect();
         let mut inflight: JoinSet<(Vec<RevisionId>, Result<Decoded, upstream::Error>)> =
             JoinSet::new();
         let mut skipped = Vec::new();

@@ -126,11 +126,10 @@ impl Error {
             _ => None,
         }
     }
-
-    pub fn is_cancelled(&self) -> bool {
-        matches!(self.kind, ErrorKind::Cancelled)
-    }
 }
+
+/// `Languages` of a GetRevisionIdList filter: (LCID, Delta) items, `None` for all languages.
+type LanguageFilter = Option<Vec<(i32, bool)>>;
 
 /// Everything a phase needs.
 struct Ctx<'a> {
@@ -177,9 +176,9 @@ pub async fn run(
 
 impl Ctx<'_> {
     async fn pass(&self, report: &mut Report) -> Result<(), Error> {
-        self.config().await?;
-        self.categories(report).await?;
-        let sync_anchor = self.updates(report).await?;
+        let batch_size = self.config().await?;
+        self.categories(batch_size, report).await?;
+        let sync_anchor = self.updates(batch_size, report).await?;
         if self.opts.replica {
             self.deployments(&sync_anchor, report).await?;
         }
@@ -206,8 +205,9 @@ impl Ctx<'_> {
         }
     }
 
-    /// Authorization happens inside the client on this first call.
-    async fn config(&self) -> Result<(), Error> {
+    /// Authorization happens inside the client on this first call. Returns the USS's
+    /// MaxNumberOfUpdatesPerRequest, the GetUpdateData batch size for this pass.
+    async fn config(&self) -> Result<usize, Error> {
         let phase = Phase::Config;
         self.progress.start(phase, 1);
         let anchor = self
@@ -251,18 +251,7 @@ impl Ctx<'_> {
                 config.max_updates_per_request
             ),
         );
-        Ok(())
-    }
-
-    fn max_per_request(&self) -> usize {
-        self.store
-            .meta("uss_config")
-            .ok()
-            .flatten()
-            .and_then(|s| serde_json::from_str::<serde_json::Value>(&s).ok())
-            .and_then(|v| v["max_updates_per_request"].as_u64())
-            .filter(|&n| n > 0)
-            .unwrap_or(100) as usize
+        Ok((config.max_updates_per_request as usize).max(1))
     }
 
     /// List revisions; an anchor the USS calls unusable (InvalidParameters) is dropped and
@@ -293,7 +282,7 @@ impl Ctx<'_> {
         }
     }
 
-    async fn categories(&self, report: &mut Report) -> Result<(), Error> {
+    async fn categories(&self, batch_size: usize, report: &mut Report) -> Result<(), Error> {
         let phase = Phase::Categories;
         let anchor = self
             .store
@@ -307,7 +296,7 @@ impl Ctx<'_> {
         let list = self.list(phase, Anchor::CategoryList, filter).await?;
         report.categories_listed = list.revisions.len();
         let wanted = self.with_skipped_before(phase, &list.revisions)?;
-        let outcome = self.fetch(phase, &wanted).await?;
+        let outcome = self.fetch(phase, &wanted, batch_size).await?;
         report.categories_fetched = outcome.staged;
         self.check_cancel(phase)?;
         self.store
@@ -322,7 +311,7 @@ impl Ctx<'_> {
     }
 
     /// Returns the new update-list anchor (GetDeployments needs it as `syncAnchor`).
-    async fn updates(&self, report: &mut Report) -> Result<String, Error> {
+    async fn updates(&self, batch_size: usize, report: &mut Report) -> Result<String, Error> {
         let phase = Phase::Updates;
         let anchor = self
             .store
@@ -338,7 +327,7 @@ impl Ctx<'_> {
         let list = self.list(phase, Anchor::UpdateList, filter).await?;
         report.updates_listed = list.revisions.len();
         let wanted = self.with_skipped_before(phase, &list.revisions)?;
-        let outcome = self.fetch(phase, &wanted).await?;
+        let outcome = self.fetch(phase, &wanted, batch_size).await?;
         report.updates_fetched = outcome.staged;
         let mut skipped = outcome.skipped;
 
@@ -357,7 +346,7 @@ impl Ctx<'_> {
             if missing.is_empty() {
                 break;
             }
-            let more = self.fetch(phase, &missing).await?;
+            let more = self.fetch(phase, &missing, batch_size).await?;
             report.bundle_members_fetched += more.staged;
             skipped.extend(more.skipped);
             if more.staged == 0 {
@@ -416,11 +405,7 @@ impl Ctx<'_> {
     /// Map `sync.languages` to the USS's LCIDs. `Delta` is true only for a language that was
     /// already subscribed in the last successful pass, so a newly added one gets its back
     /// catalogue. Returns the filter and the subscription to remember.
-    #[allow(clippy::type_complexity)]
-    fn language_filter(
-        &self,
-        have_anchor: bool,
-    ) -> Result<(Option<Vec<(i32, bool)>>, String), Error> {
+    fn language_filter(&self, have_anchor: bool) -> Result<(LanguageFilter, String), Error> {
         let phase = Phase::Updates;
         if self
             .opts
