@@ -186,17 +186,9 @@ fn get_cookie(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Box<Fault>) -> 
 
 /// `N,yyyy-MM-dd HH:mm:ss.fff` (the WSUS anchor shape; the time part is informational).
 fn anchor_string(counter: u64) -> String {
-    let t = OffsetDateTime::now_utc();
-    format!(
-        "{counter},{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    let time = crate::model::format_wsus_time(OffsetDateTime::now_utc());
+    // The same UTC millisecond timestamp, written WSUS's anchor way: a space, no zone.
+    format!("{counter},{}", time.replace('T', " ").trim_end_matches('Z'))
 }
 
 /// The change counter of an anchor this lab issued; `None` for anything else.
