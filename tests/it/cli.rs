@@ -1,6 +1,6 @@
 //! The real `outpost` binary, driven as operators and acceptance checks drive it.
 
-use crate::support::{reason, run_outpost, setup};
+use crate::support::{reason, run_outpost, setup, wait_for_calls};
 use outpost::lab::Inject;
 
 #[tokio::test]
@@ -167,15 +167,7 @@ async fn sync_in_flight(s: &crate::support::Setup, added: usize) -> tokio::proce
         .kill_on_drop(true)
         .spawn()
         .expect("sync starts");
-    while lab
-        .requests()
-        .iter()
-        .filter(|r| r.operation == "GetUpdateData")
-        .count()
-        < 6
-    {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    wait_for_calls(lab, "GetUpdateData", 6).await;
     child
 }
 

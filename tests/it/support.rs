@@ -1,7 +1,7 @@
 //! Shared helpers: a lab upstream plus a replica config in a temp dir, and the real binary.
 
 use outpost::config::Config;
-use outpost::lab::{Lab, LabOptions, LabServer};
+use outpost::lab::{Lab, LabOptions, LabServer, RecordedRequest};
 use outpost::sync::{NoProgress, Report};
 use std::path::Path;
 use std::process::Output;
@@ -105,4 +105,19 @@ pub fn reason(out: &Output) -> String {
         .filter(|l| l.starts_with("outpost: "))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The calls of one operation the lab has received, in order.
+pub fn calls(lab: &Lab, op: &str) -> Vec<RecordedRequest> {
+    lab.requests()
+        .into_iter()
+        .filter(|r| r.operation == op)
+        .collect()
+}
+
+/// Wait until the lab has received at least `n` calls of `op`.
+pub async fn wait_for_calls(lab: &Lab, op: &str, n: usize) {
+    while calls(lab, op).len() < n {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
 }

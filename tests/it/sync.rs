@@ -1,7 +1,7 @@
 //! Sync against the lab upstream over real sockets: initial, incremental, failures, cancel,
 //! re-auth, malformed answers.
 
-use crate::support::{setup, setup_with};
+use crate::support::{calls, setup, setup_with, wait_for_calls};
 use outpost::lab::{Inject, LabOptions};
 use outpost::model::{DeploymentAction, RevisionId, ALL_COMPUTERS};
 use std::collections::HashSet;
@@ -75,11 +75,7 @@ async fn incremental_sync_fetches_only_new_revisions_and_applies_approval_change
         added.iter().copied().collect(),
         "only the new revisions"
     );
-    let lists: Vec<_> = lab
-        .requests()
-        .into_iter()
-        .filter(|r| r.operation == "GetRevisionIdList")
-        .collect();
+    let lists = calls(lab, "GetRevisionIdList");
     assert!(
         lists.iter().all(|r| r.anchor.is_some()),
         "incremental lists carry their anchors"
@@ -131,15 +127,7 @@ async fn a_sync_failing_mid_way_keeps_the_last_good_state_and_the_next_one_compl
     let breaker = {
         let lab = lab.clone();
         tokio::spawn(async move {
-            while lab
-                .requests()
-                .iter()
-                .filter(|r| r.operation == "GetUpdateData")
-                .count()
-                < 2
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-            }
+            wait_for_calls(&lab, "GetUpdateData", 2).await;
             lab.inject(Inject::Http500 {
                 op: Some("GetUpdateData".into()),
                 count: 100_000,
@@ -186,13 +174,7 @@ async fn a_cancelled_sync_leaves_the_previous_state_and_resumes_from_staged_rows
         let lab = lab.clone();
         tokio::spawn(async move {
             // Cancel once the update phase is fetching.
-            while !lab
-                .requests()
-                .iter()
-                .any(|r| r.operation == "GetUpdateData")
-            {
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
+            wait_for_calls(&lab, "GetUpdateData", 1).await;
             cancel.cancel();
         })
     };
@@ -218,11 +200,7 @@ async fn a_cookie_invalidated_mid_sync_is_renewed_and_the_sync_succeeds() {
         count: 1,
     });
     s.sync().await.expect("sync succeeds after re-auth");
-    let cookies = lab
-        .requests()
-        .iter()
-        .filter(|r| r.operation == "GetCookie")
-        .count();
+    let cookies = calls(lab, "GetCookie").len();
     assert!(
         cookies >= 2,
         "a new cookie was requested ({cookies} GetCookie calls)"
@@ -270,11 +248,7 @@ async fn server_changed_restarts_with_a_full_resync() {
     lab.clear_requests();
     let report = s.sync().await.expect("sync recovers");
     assert!(report.server_changed);
-    let lists: Vec<_> = lab
-        .requests()
-        .into_iter()
-        .filter(|r| r.operation == "GetRevisionIdList")
-        .collect();
+    let lists = calls(lab, "GetRevisionIdList");
     assert!(
         lists.iter().skip(1).any(|r| r.anchor.is_none()),
         "re-listed without anchors"
@@ -297,12 +271,9 @@ async fn bundle_members_the_list_leaves_out_are_fetched_by_recursing_into_bundle
     let st = s.status();
     assert_eq!(st.updates, want.updates as u64);
     assert_eq!(st.content.metadata_files, want.files as u64);
-    let rounds = s
-        .lab
-        .lab
-        .requests()
+    let rounds = calls(&s.lab.lab, "GetUpdateData")
         .iter()
-        .filter(|r| r.operation == "GetUpdateData" && r.update_ids.len() <= 2)
+        .filter(|r| r.update_ids.len() <= 2)
         .count();
     assert!(rounds >= 2, "members were asked for in successive rounds");
 }
