@@ -11,8 +11,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use uuid::Uuid;
 
+mod content;
+pub use content::{ContentCounts, ContentEntry, ContentState, Evictable, Wanted};
+
 /// Numbered migrations; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("schema.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema.sql"), include_str!("content.sql")];
 
 /// File name of the database inside `storage.data_dir`.
 pub const DB_FILE: &str = "outpost.db";

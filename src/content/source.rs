@@ -1,0 +1,338 @@
+//! Opening a file for a client: verified bytes from the cache, or — on a miss — a tail of
+//! the download in progress, started if need be. A tail never hands out the file's last byte
+//! before the whole file verified, and ends in an error (the server then cuts the
+//! connection) if it did not, so a client never completes a download of bad bytes.
+
+use super::flight::{self, Progress};
+use super::{cache, Content, Error, Stats};
+use crate::model::{Sha1Digest, UpdateFile};
+use crate::store::ContentState;
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{self, BoxStream, StreamExt};
+use std::io::SeekFrom;
+use std::time::{Duration, Instant, SystemTime};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::sync::watch;
+
+/// Read size when streaming to a client.
+const READ_CHUNK: usize = 256 << 10;
+/// `last_served` is written at most this often per file.
+const TOUCH_EVERY: Duration = Duration::from_secs(60);
+
+/// A file ready to be sent.
+pub struct Source {
+    pub file: UpdateFile,
+    /// When the cached copy was written; `None` while it is still downloading.
+    pub modified: Option<SystemTime>,
+    body: Body,
+    _in_use: InUse,
+}
+
+enum Body {
+    Cached(tokio::fs::File),
+    Live {
+        part: tokio::fs::File,
+        rx: watch::Receiver<Progress>,
+        content: Content,
+    },
+}
+
+impl Source {
+    /// True when the bytes come from a download in progress.
+    pub fn is_live(&self) -> bool {
+        matches!(self.body, Body::Live { .. })
+    }
+
+    /// The bytes `start..=end` (both within the file).
+    pub fn stream(self, start: u64, end: u64) -> BoxStream<'static, std::io::Result<Bytes>> {
+        let Source {
+            file,
+            body,
+            _in_use,
+            ..
+        } = self;
+        match body {
+            Body::Cached(f) => cached_stream(f, start, end, _in_use),
+            Body::Live { part, rx, content } => Tail {
+                file,
+                part,
+                rx,
+                content,
+                pos: start,
+                end,
+                verified: false,
+                _in_use,
+            }
+            .into_stream(),
+        }
+    }
+}
+
+impl Content {
+    /// Open the file with this SHA-1 for serving. `Ok(None)`: the synced metadata does not
+    /// name it. A miss starts (or joins) its download and tails it.
+    pub async fn open(&self, sha1: &Sha1Digest) -> Result<Option<Source>, Error> {
+        for _ in 0..4 {
+            let Some(entry) = self.lookup(sha1)? else {
+                return Ok(None);
+            };
+            if entry.state == ContentState::Verified {
+                if let Some(source) = self.open_cached(&entry.file, entry.stamp).await? {
+                    return Ok(Some(source));
+                }
+            }
+            let mut rx = self.start(&entry.file);
+            // Wait for the leader to have the partial file open (or to be done).
+            loop {
+                let progress = rx.borrow_and_update().clone();
+                match progress {
+                    Progress::Running { .. } => {
+                        let path = self.0.partial.join(entry.file.sha1.to_hex_upper());
+                        match tokio::fs::File::open(&path).await {
+                            Ok(part) => {
+                                let in_use = InUse::new(self, entry.file.sha1);
+                                return Ok(Some(Source {
+                                    file: entry.file,
+                                    modified: None,
+                                    body: Body::Live {
+                                        part,
+                                        rx,
+                                        content: self.clone(),
+                                    },
+                                    _in_use: in_use,
+                                }));
+                            }
+                            // Published and removed just now: look again.
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    Progress::Done(Ok(())) | Progress::Abandoned => break,
+                    Progress::Done(Err(e)) => return Err(e),
+                    Progress::Starting => {
+                        if rx.changed().await.is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        Err(Error::Io(format!(
+            "{} kept changing while being opened",
+            sha1.to_hex_upper()
+        )))
+    }
+
+    /// Start fetching `file` in the background unless a flight is already on; returns that
+    /// flight's progress. The download belongs to no client: one going away does not stop it.
+    pub fn start(&self, file: &UpdateFile) -> watch::Receiver<Progress> {
+        match self.0.flights.join(file.sha1) {
+            flight::Role::Follower(rx) => rx,
+            flight::Role::Leader(leader) => {
+                let rx = leader.subscribe();
+                let content = self.clone();
+                let file = file.clone();
+                tokio::spawn(async move {
+                    let outcome = content.lead(&file, &leader).await;
+                    if let Err(e) = &outcome {
+                        tracing::warn!(sha1 = file.sha1.to_hex_upper(), cause = %e, "on-demand fetch failed");
+                    }
+                    leader.finish(outcome);
+                });
+                rx
+            }
+        }
+    }
+
+    /// The verified cached copy, unless it is gone or was changed behind our back — then it
+    /// is quarantined (changed) or marked missing (gone) and `None` is returned.
+    async fn open_cached(
+        &self,
+        file: &UpdateFile,
+        stamp: Option<i64>,
+    ) -> Result<Option<Source>, Error> {
+        let inner = &self.0;
+        let in_use = InUse::new(self, file.sha1);
+        let f = match tokio::fs::File::open(cache::path(&inner.root, &file.sha1)).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                inner.store.content_removed(&file.sha1)?;
+                return Ok(None);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let meta = f.metadata().await?;
+        if meta.len() != file.size || stamp != Some(cache::stamp(&meta)) {
+            tracing::error!(
+                sha1 = file.sha1.to_hex_upper(),
+                "cached file changed on disk since it was verified; quarantined, fetching again"
+            );
+            self.quarantine(file, "changed on disk after verification")
+                .await?;
+            return Ok(None);
+        }
+        self.touch(&file.sha1);
+        Ok(Some(Source {
+            file: file.clone(),
+            modified: meta.modified().ok(),
+            body: Body::Cached(f),
+            _in_use: in_use,
+        }))
+    }
+
+    /// Note that a file was served (throttled write of `last_served`).
+    fn touch(&self, sha1: &Sha1Digest) {
+        let now = Instant::now();
+        {
+            let mut touched = self.0.touched.lock().unwrap_or_else(|e| e.into_inner());
+            match touched.get(sha1) {
+                Some(t) if now.duration_since(*t) < TOUCH_EVERY => return,
+                _ => touched.insert(*sha1, now),
+            };
+        }
+        if let Err(e) = self.0.store.content_touch(&[*sha1]) {
+            tracing::warn!(cause = %e, "recording last_served failed");
+        }
+    }
+}
+
+/// Registers a file as being served until dropped.
+struct InUse {
+    content: Content,
+    sha1: Sha1Digest,
+}
+
+impl InUse {
+    fn new(content: &Content, sha1: Sha1Digest) -> Self {
+        *content.0.in_use().entry(sha1).or_default() += 1;
+        Self {
+            content: content.clone(),
+            sha1,
+        }
+    }
+}
+
+impl Drop for InUse {
+    fn drop(&mut self) {
+        let mut map = self.content.0.in_use();
+        if let Some(n) = map.get_mut(&self.sha1) {
+            *n -= 1;
+            if *n == 0 {
+                map.remove(&self.sha1);
+            }
+        }
+    }
+}
+
+fn cached_stream(
+    mut f: tokio::fs::File,
+    start: u64,
+    end: u64,
+    in_use: InUse,
+) -> BoxStream<'static, std::io::Result<Bytes>> {
+    let stats = in_use.content.clone();
+    let first = async move {
+        f.seek(SeekFrom::Start(start)).await?;
+        Ok::<_, std::io::Error>(f)
+    };
+    stream::once(first)
+        .flat_map(move |opened| match opened {
+            Err(e) => stream::once(async move { Err(e) }).boxed(),
+            Ok(f) => {
+                let reader = tokio_util::io::ReaderStream::with_capacity(
+                    f.take(end - start + 1),
+                    READ_CHUNK,
+                );
+                reader.boxed()
+            }
+        })
+        .map(move |chunk| {
+            let _keep = &in_use;
+            if let Ok(c) = &chunk {
+                Stats::add(&stats.0.stats.served_bytes, c.len() as u64);
+            }
+            chunk
+        })
+        .boxed()
+}
+
+/// Reads a partial file as its download proceeds.
+struct Tail {
+    file: UpdateFile,
+    part: tokio::fs::File,
+    rx: watch::Receiver<Progress>,
+    content: Content,
+    pos: u64,
+    end: u64,
+    verified: bool,
+    _in_use: InUse,
+}
+
+impl Tail {
+    fn into_stream(self) -> BoxStream<'static, std::io::Result<Bytes>> {
+        stream::unfold(Some(self), |tail| async move {
+            let mut tail = tail?;
+            match tail.next_chunk().await {
+                Ok(Some(bytes)) => Some((Ok(bytes), Some(tail))),
+                Ok(None) => None,
+                Err(e) => Some((Err(e), None)),
+            }
+        })
+        .boxed()
+    }
+
+    async fn next_chunk(&mut self) -> std::io::Result<Option<Bytes>> {
+        if self.pos > self.end {
+            return Ok(None);
+        }
+        loop {
+            // Bytes we may hand out now: what was written, minus the last byte of the file
+            // until the download verified.
+            let state = self.rx.borrow_and_update().clone();
+            let readable = match state {
+                Progress::Done(Ok(())) => {
+                    self.verified = true;
+                    self.file.size
+                }
+                Progress::Done(Err(e)) => return Err(std::io::Error::other(e.to_string())),
+                Progress::Running { written } if !self.verified => {
+                    written.min(self.file.size.saturating_sub(1))
+                }
+                _ if self.verified => self.file.size,
+                Progress::Running { .. } | Progress::Starting => 0,
+                Progress::Abandoned => {
+                    // The download lost its leader; start it again (it resumes the same
+                    // partial file) and keep reading.
+                    self.rx = self.content.start(&self.file);
+                    continue;
+                }
+            };
+            let limit = readable.min(self.end + 1);
+            if self.pos < limit {
+                let want = (limit - self.pos).min(READ_CHUNK as u64) as usize;
+                let mut buf = BytesMut::zeroed(want);
+                self.part.seek(SeekFrom::Start(self.pos)).await?;
+                let n = self.part.read(&mut buf).await?;
+                if n > 0 {
+                    buf.truncate(n);
+                    self.pos += n as u64;
+                    Stats::add(&self.content.0.stats.served_bytes, n as u64);
+                    return Ok(Some(buf.freeze()));
+                }
+                if self.verified {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                // The leader started the file over (its origin ignored a range): wait.
+            }
+            if self.verified && self.pos > self.end {
+                return Ok(None);
+            }
+            if self.rx.changed().await.is_err() {
+                // The flight is over; its last value says how.
+                if !matches!(&*self.rx.borrow(), Progress::Done(_)) {
+                    self.rx = self.content.start(&self.file);
+                }
+            }
+        }
+    }
+}
