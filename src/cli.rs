@@ -26,7 +26,13 @@ pub struct ConfigArg {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run one full sync pass now (config, categories, updates, groups and approvals).
+    /// Serve `/Content` to local clients on `server.listen` until SIGTERM/SIGINT.
+    Serve {
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Run one full sync pass now (config, categories, updates, groups and approvals, then
+    /// content per `content.policy`).
     Sync {
         #[command(flatten)]
         config: ConfigArg,
@@ -41,6 +47,14 @@ pub enum Command {
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Re-hash every cached content file against its metadata; quarantine bad ones.
+    Verify {
+        #[command(flatten)]
+        config: ConfigArg,
+        /// Fetch quarantined and lost files again.
+        #[arg(long)]
+        repair: bool,
     },
     /// Parse and validate the config and print the effective config.
     CheckConfig {
@@ -96,6 +110,14 @@ pub fn main() -> ExitCode {
             };
             run_async(app::sync_command(c, no_content))
         }
+        Command::Serve { config } => match load(&config, cli_format) {
+            Ok(c) => run_async(app::serve_command(c)),
+            Err(code) => code,
+        },
+        Command::Verify { config, repair } => match load(&config, cli_format) {
+            Ok(c) => run_async(app::verify_command(c, repair)),
+            Err(code) => code,
+        },
         Command::Demo {
             updates,
             keep_running,

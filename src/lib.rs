@@ -17,6 +17,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod content;
 pub mod lab;
 pub mod model;
 pub mod serve;

@@ -44,6 +44,14 @@ pub struct ContentStatus {
     /// Files the policy wants cached that are not.
     pub missing: u64,
     pub corrupt_quarantined: u64,
+    /// Files being downloaded right now.
+    pub fetching: u64,
+    /// `content.max_cache_size` in bytes.
+    pub max_cache_size: u64,
+    /// Files evicted to stay under `max_cache_size`, ever.
+    pub evictions: u64,
+    /// Downloads refused because their bytes did not match the metadata, ever.
+    pub digest_mismatches: u64,
     /// Files named by the synced metadata, and their total size.
     pub metadata_files: u64,
     pub metadata_bytes: u64,
@@ -86,6 +94,11 @@ impl fmt::Display for Status {
             f,
             "  content          {} files cached ({} bytes), {} missing, {} quarantined (policy {})",
             c.files, c.bytes, c.missing, c.corrupt_quarantined, c.policy
+        )?;
+        writeln!(
+            f,
+            "                   {} fetching, cap {} bytes, {} evicted, {} bad downloads refused",
+            c.fetching, c.max_cache_size, c.evictions, c.digest_mismatches
         )?;
         writeln!(
             f,

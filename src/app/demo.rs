@@ -1,7 +1,8 @@
 //! `outpost demo`: the mission on one machine with no setup. Starts the built-in lab upstream
-//! on 127.0.0.1, syncs a replica into a fresh temporary data dir, changes the lab's catalog
-//! and approvals, syncs again incrementally, and prints what crossed the wire and what the
-//! replica holds next to what the lab holds.
+//! on 127.0.0.1, syncs a replica into a fresh temporary data dir (metadata, then the approved
+//! content), changes the lab's catalog and approvals, syncs again incrementally, serves
+//! `/Content` to scripted downloads (cached files, a range, an on-demand miss) and prints what
+//! crossed the WAN next to what clients got.
 
 use super::{sync_once, BarProgress};
 use crate::config::Config;
@@ -29,15 +30,17 @@ pub async fn run(updates: usize, keep_running: bool) -> anyhow::Result<()> {
     let progress = BarProgress::new();
 
     let started = Instant::now();
-    let first = sync_once(&config, &progress, &cancel).await?;
+    let first = sync_once(&config, &progress, &cancel, true).await?;
     let first_time = started.elapsed();
     let first_requests = lab.lab.requests().len();
     let first_bytes = lab.lab.bytes_sent();
     println!(
-        "\n1. initial sync: {} categories, {} updates, {} bundle members in {:.2?} ({} requests, {} KiB received)",
-        first.categories_fetched,
-        first.updates_fetched,
-        first.bundle_members_fetched,
+        "\n1. initial sync: {} categories, {} updates, {} bundle members, {} approved content files ({} KiB) in {:.2?} ({} requests, {} KiB received)",
+        first.metadata.categories_fetched,
+        first.metadata.updates_fetched,
+        first.metadata.bundle_members_fetched,
+        first.content.as_ref().map_or(0, |c| c.fetched),
+        first.content_bytes / 1024,
         first_time,
         first_requests,
         first_bytes / 1024
@@ -56,17 +59,29 @@ pub async fn run(updates: usize, keep_running: bool) -> anyhow::Result<()> {
     lab.lab.add_group("Branch Kiosks", ALL_COMPUTERS);
     lab.lab.clear_requests();
     let started = Instant::now();
-    let second = sync_once(&config, &progress, &cancel).await?;
+    let second = sync_once(&config, &progress, &cancel, true).await?;
     let fetched: usize = lab.lab.requests().iter().map(|r| r.update_ids.len()).sum();
     println!(
-        "\n2. upstream changed (5 updates added, 1 approved, 1 approval revoked, group \"Branch Kiosks\" added)\n   incremental sync: {} new updates in {:.2?}, GetUpdateData asked for {fetched} revisions",
-        second.updates_fetched,
+        "\n2. upstream changed (5 updates added, 1 approved, 1 approval revoked, group \"Branch Kiosks\" added)\n   incremental sync: {} new updates, {} new content files in {:.2?}, GetUpdateData asked for {fetched} revisions",
+        second.metadata.updates_fetched,
+        second.content.as_ref().map_or(0, |c| c.fetched),
         started.elapsed()
     );
     compare(&config, &lab.lab.counts())?;
 
+    let served = serve_clients(&config, &lab.lab, &cancel).await?;
+    println!(
+        "\n3. clients downloaded {} files, {} range, {} on demand: {} KiB served; the upstream sent {} KiB of content in all ({:.1}x saved)",
+        served.files,
+        served.ranges,
+        served.on_demand,
+        served.bytes / 1024,
+        served.upstream_bytes / 1024,
+        served.bytes as f64 / served.upstream_bytes.max(1) as f64
+    );
+
     let status = super::status(&config)?;
-    println!("\n3. outpost status\n{status}");
+    println!("\n4. outpost status\n{status}");
 
     if keep_running {
         println!(
@@ -84,6 +99,92 @@ pub async fn run(updates: usize, keep_running: bool) -> anyhow::Result<()> {
         let _ = std::fs::remove_dir_all(&data_dir);
     }
     Ok(())
+}
+
+/// What the scripted clients did.
+struct Served {
+    files: usize,
+    ranges: usize,
+    on_demand: usize,
+    bytes: u64,
+    upstream_bytes: u64,
+}
+
+/// Serve `/Content` on a loopback port and download from it the way branch clients would:
+/// three clients fetch every cached file, one fetches a 1 KiB range of one, and one asks for
+/// a file that was never prefetched (fetched on demand). Every body is checked against its
+/// SHA-1.
+async fn serve_clients(
+    config: &Config,
+    lab: &Lab,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> anyhow::Result<Served> {
+    use sha1::{Digest as _, Sha1};
+    let id = super::server_id(&config.storage.data_dir)?;
+    let client = crate::upstream::Client::new(super::upstream_options(config, id))?;
+    let content = super::content::open(config, client)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let stop = cancel.child_token();
+    let server = tokio::spawn(crate::serve::run(
+        listener,
+        crate::serve::Served { content },
+        stop.clone(),
+    ));
+    let store = super::open_store(config)?;
+    let cached = store.content_in_state(crate::store::ContentState::Verified)?;
+    let uncached = store.content_wanted(crate::store::Wanted::All)?;
+    let http = reqwest::Client::new();
+    let mut served = Served {
+        files: 0,
+        ranges: 0,
+        on_demand: 0,
+        bytes: 0,
+        upstream_bytes: 0,
+    };
+    let get = |path: String, range: Option<&'static str>| {
+        let mut req = http.get(format!("{base}{path}"));
+        if let Some(r) = range {
+            req = req.header(reqwest::header::RANGE, r);
+        }
+        async move {
+            let resp = req.send().await?.error_for_status()?;
+            anyhow::Ok(resp.bytes().await?)
+        }
+    };
+    for _client in 0..3 {
+        for entry in &cached {
+            let body = get(entry.file.content_path(), None).await?;
+            anyhow::ensure!(
+                Sha1::digest(&body)[..] == entry.file.sha1.0[..],
+                "{} came back with other bytes",
+                entry.file.content_path()
+            );
+            served.files += 1;
+            served.bytes += body.len() as u64;
+        }
+    }
+    if let Some(entry) = cached.first() {
+        let body = get(entry.file.content_path(), Some("bytes=0-1023")).await?;
+        served.ranges += 1;
+        served.bytes += body.len() as u64;
+    }
+    if let Some(file) = uncached.first() {
+        let body = get(file.content_path(), None).await?;
+        anyhow::ensure!(
+            Sha1::digest(&body)[..] == file.sha1.0[..],
+            "on-demand {} came back with other bytes",
+            file.content_path()
+        );
+        served.on_demand += 1;
+        served.files += 1;
+        served.bytes += body.len() as u64;
+    }
+    stop.cancel();
+    server.await??;
+    // The prefetching syncs' content counts too: everything that crossed the WAN.
+    served.upstream_bytes = lab.content_bytes_sent();
+    Ok(served)
 }
 
 /// A config pointing at the lab, written into the data dir so `outpost status` can use it.

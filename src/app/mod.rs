@@ -1,13 +1,17 @@
 //! Composition root: the only module that knows everything. It narrows the `Config` into each
 //! subsystem's options, opens the store, builds the upstream client, runs one-shot commands
-//! (`sync`, `status`) and the demo, and turns SIGINT/SIGTERM into a cancellation token.
+//! (`sync`, `status`, `verify`), `serve` and the demo, and turns SIGINT/SIGTERM into a cancellation token.
 
+mod content;
 pub mod demo;
 mod progress;
+
+pub use content::verify_command;
 
 pub use progress::BarProgress;
 
 use crate::config::Config;
+use crate::serve;
 use crate::status::{ContentStatus, LastSync, Status};
 use crate::store::Store;
 use crate::sync::{self, Progress};
@@ -81,6 +85,7 @@ pub fn account_name() -> String {
 pub fn upstream_options(config: &Config, server_id: Uuid) -> upstream::Options {
     upstream::Options {
         url: config.upstream.url.clone(),
+        content_url: Some(config.upstream.effective_content_url()),
         timeout: config.upstream.timeout,
         max_requests_per_second: config.upstream.max_requests_per_second,
         ca_file: config.upstream.ca_file.clone(),
@@ -99,28 +104,68 @@ pub fn sync_options(config: &Config) -> sync::Options {
     }
 }
 
-/// One recorded sync pass: takes the sync lock, records the run (start, end, ok, phase,
-/// error) and returns the pass's report.
+/// What one recorded sync pass did.
+#[derive(Debug)]
+pub struct SyncOutcome {
+    pub metadata: sync::Report,
+    /// `None` when the content phase did not run (`--no-content`, or policy on-demand).
+    pub content: Option<crate::content::PrefetchReport>,
+    /// Content bytes received from the upstream by this pass.
+    pub content_bytes: u64,
+}
+
+/// One recorded sync pass: takes the sync lock, runs the metadata phases and then, unless
+/// `with_content` is false, the content phase; records the run (start, end, ok, phase,
+/// error).
 pub async fn sync_once(
     config: &Config,
     progress: &dyn Progress,
     cancel: &CancellationToken,
-) -> anyhow::Result<sync::Report> {
+    with_content: bool,
+) -> anyhow::Result<SyncOutcome> {
     let store = open_store(config)?;
     let _lock = lock_sync(&config.storage.data_dir)?;
     let id = server_id(&config.storage.data_dir)?;
     let client = upstream::Client::new(upstream_options(config, id))?;
     let run = store.begin_run()?;
     let result = sync::run(&client, &store, &sync_options(config), progress, cancel).await;
-    match &result {
-        Ok(_) => store.finish_run(run, true, None, None)?,
-        Err(e) => store.finish_run(
-            run,
-            false,
-            Some(e.phase.as_str()),
-            Some(&e.kind.to_string()),
-        )?,
+    let metadata = match result {
+        Ok(report) => report,
+        Err(e) => {
+            store.finish_run(
+                run,
+                false,
+                Some(e.phase.as_str()),
+                Some(&e.kind.to_string()),
+            )?;
+            log_pass(&client);
+            return Err(e.into());
+        }
+    };
+    let mut outcome = SyncOutcome {
+        metadata,
+        content: None,
+        content_bytes: 0,
+    };
+    if with_content {
+        let content = content::open(config, client.clone())?;
+        match content::prefetch(config, &content, cancel).await {
+            Ok(report) => outcome.content = report,
+            Err(e) => {
+                let reason = format!("{e:#}");
+                store.finish_run(run, false, Some("content"), Some(&reason))?;
+                log_pass(&client);
+                anyhow::bail!("sync failed in phase content: {reason}");
+            }
+        }
+        outcome.content_bytes = crate::content::Stats::get(&content.stats().fetched_bytes);
     }
+    store.finish_run(run, true, None, None)?;
+    log_pass(&client);
+    Ok(outcome)
+}
+
+fn log_pass(client: &upstream::Client) {
     let stats = client.stats();
     tracing::info!(
         requests = stats.requests,
@@ -130,7 +175,6 @@ pub async fn sync_once(
         peak_rss_kib = crate::telemetry::peak_rss_kib().unwrap_or(0),
         "sync pass ended"
     );
-    Ok(result?)
 }
 
 fn lock_sync(data_dir: &Path) -> anyhow::Result<File> {
@@ -152,21 +196,39 @@ fn lock_sync(data_dir: &Path) -> anyhow::Result<File> {
 pub async fn sync_command(config: Config, no_content: bool) -> anyhow::Result<()> {
     let cancel = shutdown_token();
     let progress = BarProgress::new();
-    let report = sync_once(&config, &progress, &cancel).await?;
-    if !no_content {
-        // Content caching arrives with the content cache; metadata is complete here.
-        tracing::info!(
-            policy = config.content.policy.as_str(),
-            "content phase not available yet; metadata synced"
-        );
-    }
+    let outcome = sync_once(&config, &progress, &cancel, !no_content).await?;
+    let report = &outcome.metadata;
     tracing::info!(
         categories = report.categories_fetched,
         updates = report.updates_fetched,
         bundle_members = report.bundle_members_fetched,
         skipped = report.skipped.len(),
+        content_files = outcome.content.as_ref().map_or(0, |c| c.fetched),
+        content_bytes = outcome.content_bytes,
         "sync ok"
     );
+    Ok(())
+}
+
+/// `outpost serve`: serve `/Content` on `server.listen` until SIGTERM/SIGINT.
+pub async fn serve_command(config: Config) -> anyhow::Result<()> {
+    let cancel = shutdown_token();
+    let id = server_id(&config.storage.data_dir)?;
+    let client = upstream::Client::new(upstream_options(&config, id))?;
+    let content = content::open(&config, client)?;
+    let listener = tokio::net::TcpListener::bind(config.server.listen)
+        .await
+        .with_context(|| format!("listening on {} (server.listen)", config.server.listen))?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        policy = config.content.policy.as_str(),
+        "serving /Content"
+    );
+    if config.server.tls_listen.is_none() {
+        tracing::warn!("client-facing service is plain HTTP only (server.tls_listen is not set)");
+    }
+    serve::run(listener, serve::Served { content }, cancel).await?;
+    tracing::info!("stopped");
     Ok(())
 }
 
@@ -238,11 +300,18 @@ pub fn status(config: &Config) -> anyhow::Result<Status> {
                 .into(),
         );
     }
-    let wanted = match config.content.policy {
-        crate::config::ContentPolicy::Approved => counts.approved_files,
-        crate::config::ContentPolicy::All => counts.files,
+    let cached = store.content_counts()?;
+    let missing = match config.content.policy {
+        crate::config::ContentPolicy::Approved => cached.missing_approved,
+        crate::config::ContentPolicy::All => cached.missing_all,
         crate::config::ContentPolicy::OnDemand => 0,
     };
+    if cached.quarantined > 0 {
+        warnings.push(format!(
+            "{} content files failed verification and are quarantined; run `outpost verify --repair`",
+            cached.quarantined
+        ));
+    }
     Ok(Status {
         server_id: server_id(&config.storage.data_dir)?.to_string(),
         upstream: config.upstream.url.clone(),
@@ -255,10 +324,14 @@ pub fn status(config: &Config) -> anyhow::Result<Status> {
         events_pending_rollup: 0,
         content: ContentStatus {
             policy: config.content.policy.as_str().into(),
-            files: 0,
-            bytes: 0,
-            missing: wanted,
-            corrupt_quarantined: 0,
+            files: cached.files,
+            bytes: cached.bytes,
+            missing,
+            corrupt_quarantined: cached.quarantined,
+            fetching: cached.fetching,
+            max_cache_size: config.content.max_cache_size,
+            evictions: store.counter(crate::content::COUNTER_EVICTIONS)?,
+            digest_mismatches: store.counter(crate::content::COUNTER_MISMATCHES)?,
             metadata_files: counts.files,
             metadata_bytes: counts.file_bytes,
         },

@@ -11,13 +11,14 @@ mod transport;
 
 pub use blob::decode_compressed_blob;
 
-use crate::model::{Deployment, RevisionId, Sha1Digest, TargetGroup};
+use crate::model::{Deployment, RevisionId, Sha1Digest, TargetGroup, UpdateFile};
 use crate::xml;
 use messages::Op;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+pub use transport::ContentAnswer;
 use transport::Transport;
 
 /// GetRevisionIdList on a big USS takes a while to compute (MS-lib allows 3 minutes).
@@ -28,6 +29,8 @@ const REVISION_LIST_MIN_TIMEOUT: Duration = Duration::from_secs(180);
 pub struct Options {
     /// USS base, `http(s)://host:port` (no trailing path).
     pub url: String,
+    /// Where the USS serves `/Content` when not at `url` (`upstream.content_url`).
+    pub content_url: Option<String>,
     /// Bound on every HTTP exchange (connect, send, whole body).
     pub timeout: Duration,
     /// One limiter shared by all calls of this client, auth and retries included.
@@ -47,6 +50,7 @@ impl Default for Options {
     fn default() -> Self {
         Self {
             url: String::new(),
+            content_url: None,
             timeout: Duration::from_secs(60),
             max_requests_per_second: 20,
             ca_file: None,
@@ -260,6 +264,8 @@ struct Inner {
     opts: Options,
     /// `opts.url` without trailing slashes.
     base: String,
+    /// Where the USS serves `/Content`: `opts.content_url`, else `base`.
+    content_base: String,
     server_sync_url: String,
     transport: Transport,
     auth: auth::Auth,
@@ -299,18 +305,34 @@ impl Client {
         if opts.protocol_version.trim().is_empty() {
             return Err(Error::Config("the protocol version is empty".into()));
         }
+        let content_base = match &opts.content_url {
+            Some(url) => transport::validate_base_url(url)?,
+            None => base.clone(),
+        };
         let stats = Arc::new(Counters::default());
         let transport = Transport::new(&opts, stats.clone())?;
         Ok(Client {
             inner: Arc::new(Inner {
                 server_sync_url: format!("{base}/ServerSyncWebService/ServerSyncWebService.asmx"),
                 base,
+                content_base,
                 opts,
                 transport,
                 auth: auth::Auth::default(),
                 stats,
             }),
         })
+    }
+
+    /// GET a content file from the USS (`<content_url>/Content/XX/SHA1HEX.ext`, wsusss.md
+    /// §2.9) from byte `offset` on.
+    pub async fn get_content(
+        &self,
+        file: &UpdateFile,
+        offset: u64,
+    ) -> Result<ContentAnswer, Error> {
+        let url = format!("{}{}", self.inner.content_base, file.content_path());
+        self.inner.transport.get_content(&url, offset).await
     }
 
     /// GetConfigData; `config_anchor` is omitted when `None` (first call).

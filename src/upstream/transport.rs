@@ -6,6 +6,7 @@ use super::messages::Op;
 use super::{Counters, Error, Options, RetryPolicy};
 use crate::xml::soap::{self, Body};
 use crate::xml::{self, Element, Limits};
+use futures_util::StreamExt;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use rand::Rng;
 use reqwest::header::{ACCEPT_ENCODING, CONTENT_TYPE};
@@ -36,6 +37,9 @@ impl Transport {
             // A redirect would turn the POST into a GET; report the status instead.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(opts.timeout)
+            // Content downloads have no overall timeout (files reach gigabytes); a stalled
+            // connection is caught by this gap between reads instead.
+            .read_timeout(opts.timeout)
             .user_agent(concat!("Outpost/", env!("CARGO_PKG_VERSION")));
         if let Some(path) = &opts.ca_file {
             for cert in load_ca_file(path)? {
@@ -147,6 +151,63 @@ impl Transport {
         .await
         .unwrap_or_else(|e| Err(Error::decode(op.name, format!("parser failed: {e}"))))
     }
+}
+
+impl Transport {
+    /// `GET url` from byte `offset` on (a `Range` request when above 0), one attempt: the
+    /// content fetcher retries and resumes itself. Content is rate limited like every call;
+    /// its bytes are not capped (files reach gigabytes) and have no overall timeout, only
+    /// the connect and per-read ones.
+    pub(crate) async fn get_content(&self, url: &str, offset: u64) -> Result<ContentAnswer, Error> {
+        const OP: &str = "Content";
+        self.limiter.until_ready().await;
+        Counters::bump(&self.stats.requests, 1);
+        let transport = |e: reqwest::Error| Error::Transport {
+            op: OP,
+            message: describe(&e),
+        };
+        let mut req = self.http.get(url).header(ACCEPT_ENCODING, "identity");
+        if offset > 0 {
+            req = req.header(reqwest::header::RANGE, format!("bytes={offset}-"));
+        }
+        let resp = req.send().await.map_err(transport)?;
+        let start = match resp.status().as_u16() {
+            200 => 0,
+            206 => content_range_start(resp.headers()).ok_or_else(|| Error::Decode {
+                op: OP,
+                message: "206 without a usable Content-Range".into(),
+            })?,
+            404 => return Ok(ContentAnswer::NotFound),
+            status => return Err(Error::Http { op: OP, status }),
+        };
+        let stats = self.stats.clone();
+        let stream = resp.bytes_stream().map(move |chunk| {
+            let chunk = chunk.map_err(transport)?;
+            Counters::bump(&stats.bytes_received, chunk.len() as u64);
+            Ok(chunk)
+        });
+        Ok(ContentAnswer::Body {
+            start,
+            stream: Box::pin(stream),
+        })
+    }
+}
+
+/// An upstream's answer to a content GET.
+pub enum ContentAnswer {
+    NotFound,
+    /// The body, starting at byte `start` of the file.
+    Body {
+        start: u64,
+        stream: futures_util::stream::BoxStream<'static, Result<bytes::Bytes, Error>>,
+    },
+}
+
+/// First byte position of `Content-Range: bytes a-b/len`.
+fn content_range_start(headers: &reqwest::header::HeaderMap) -> Option<u64> {
+    let value = headers.get(reqwest::header::CONTENT_RANGE)?.to_str().ok()?;
+    let range = value.trim().strip_prefix("bytes ")?;
+    range.split('-').next()?.trim().parse().ok()
 }
 
 /// Map status + body to the operation's answer element or an error. Faults come with 500,

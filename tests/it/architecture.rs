@@ -16,11 +16,14 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("upstream", &["xml", "model"]),
     ("lab", &["xml", "model"]),
     ("sync", &["upstream", "store", "xml", "model"]),
-    ("serve", &["store", "xml", "model", "status"]),
+    ("content", &["store", "model"]),
+    ("serve", &["content", "store", "xml", "model", "status"]),
     (
         "app",
         &[
             "sync",
+            "serve",
+            "content",
             "lab",
             "status",
             "upstream",

@@ -26,9 +26,14 @@ pub async fn setup(updates: usize) -> Setup {
 }
 
 pub async fn setup_with(options: LabOptions) -> Setup {
+    setup_configured(options, "").await
+}
+
+/// Like `setup_with`, with `extra` TOML appended to the config (e.g. a `[content]` table).
+pub async fn setup_configured(options: LabOptions, extra: &str) -> Setup {
     let lab = Lab::new(options).start().await.expect("lab starts");
     let dir = tempfile::tempdir().expect("temp dir");
-    let text = config_text(&lab.url, dir.path());
+    let text = format!("{}{extra}", config_text(&lab.url, dir.path()));
     let config_path = dir.path().join("outpost.toml");
     std::fs::write(&config_path, &text).expect("write config");
     let config = Config::from_toml(&text).expect("test config is valid");
@@ -67,8 +72,20 @@ impl Setup {
         self.sync_with(&CancellationToken::new()).await
     }
 
+    /// A metadata-only pass (`sync --no-content`).
     pub async fn sync_with(&self, cancel: &CancellationToken) -> anyhow::Result<Report> {
-        outpost::app::sync_once(&self.config, &NoProgress, cancel).await
+        outpost::app::sync_once(&self.config, &NoProgress, cancel, false)
+            .await
+            .map(|o| o.metadata)
+    }
+
+    /// A full pass: metadata, then content per policy.
+    pub async fn sync_all(&self) -> anyhow::Result<outpost::app::SyncOutcome> {
+        outpost::app::sync_once(&self.config, &NoProgress, &CancellationToken::new(), true).await
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.config.storage.data_dir
     }
 
     pub fn status(&self) -> outpost::status::Status {

@@ -515,6 +515,7 @@ impl Replay {
     fn client(&self, retry: RetryPolicy) -> Client {
         Client::new(Options {
             url: format!("{}/", self.url),
+            content_url: None,
             timeout: Duration::from_secs(10),
             max_requests_per_second: 1000,
             ca_file: None,
