@@ -120,17 +120,13 @@ async fn serve_clients(
     cancel: &tokio_util::sync::CancellationToken,
 ) -> anyhow::Result<Served> {
     use sha1::{Digest as _, Sha1};
-    let id = super::server_id(&config.storage.data_dir)?;
-    let client = crate::upstream::Client::new(super::upstream_options(config, id))?;
-    let content = super::content::open(config, client)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
     let stop = cancel.child_token();
-    let server = tokio::spawn(crate::serve::run(
-        listener,
-        crate::serve::Served { content },
-        stop.clone(),
-    ));
+    let server = {
+        let (config, stop) = (config.clone(), stop.clone());
+        tokio::spawn(async move { super::serve_on(&config, listener, stop).await })
+    };
     let store = super::open_store(config)?;
     let cached = store.content_in_state(crate::store::ContentState::Verified)?;
     let uncached = store.content_wanted(crate::store::Wanted::All)?;

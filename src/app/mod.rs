@@ -213,22 +213,33 @@ pub async fn sync_command(config: Config, no_content: bool) -> anyhow::Result<()
 /// `outpost serve`: serve `/Content` on `server.listen` until SIGTERM/SIGINT.
 pub async fn serve_command(config: Config) -> anyhow::Result<()> {
     let cancel = shutdown_token();
-    let id = server_id(&config.storage.data_dir)?;
-    let client = upstream::Client::new(upstream_options(&config, id))?;
-    let content = content::open(&config, client)?;
     let listener = tokio::net::TcpListener::bind(config.server.listen)
         .await
         .with_context(|| format!("listening on {} (server.listen)", config.server.listen))?;
+    if config.server.tls_listen.is_none() {
+        tracing::warn!("client-facing service is plain HTTP only (server.tls_listen is not set)");
+    }
+    serve_on(&config, listener, cancel).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Serve on a bound listener until `cancel` (callers bind, so tests and the demo can use
+/// port 0).
+pub async fn serve_on(
+    config: &Config,
+    listener: tokio::net::TcpListener,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let id = server_id(&config.storage.data_dir)?;
+    let client = upstream::Client::new(upstream_options(config, id))?;
+    let content = content::open(config, client)?;
     tracing::info!(
         listen = %listener.local_addr()?,
         policy = config.content.policy.as_str(),
         "serving /Content"
     );
-    if config.server.tls_listen.is_none() {
-        tracing::warn!("client-facing service is plain HTTP only (server.tls_listen is not set)");
-    }
     serve::run(listener, serve::Served { content }, cancel).await?;
-    tracing::info!("stopped");
     Ok(())
 }
 

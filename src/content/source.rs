@@ -9,6 +9,7 @@ use crate::model::{Sha1Digest, UpdateFile};
 use crate::store::ContentState;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, BoxStream, StreamExt};
+use sha1::{Digest as _, Sha1};
 use std::io::SeekFrom;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
@@ -52,7 +53,16 @@ impl Source {
             ..
         } = self;
         match body {
-            Body::Cached(f) => cached_stream(f, start, end, _in_use),
+            Body::Cached(f) => CachedRead {
+                f,
+                seek_to: Some(start),
+                left: end - start + 1,
+                sha1: (start == 0 && end + 1 == file.size).then(Sha1::new),
+                held: None,
+                file,
+                in_use: _in_use,
+            }
+            .into_stream(),
             Body::Live { part, rx, content } => Tail {
                 file,
                 part,
@@ -224,36 +234,89 @@ impl Drop for InUse {
     }
 }
 
-fn cached_stream(
-    mut f: tokio::fs::File,
-    start: u64,
-    end: u64,
+/// Reads a cached file. A read of the whole file is hashed as it goes and its last chunk
+/// held back until the SHA-1 matched: bytes changed on disk in a way the stamp check misses
+/// end the response in an error (the client's own check fails safe), quarantine the file and
+/// start fetching it again. Partial reads (Delivery Optimization's 1 MiB pieces) rely on the
+/// verification at ingest, the stamp check and `outpost verify`.
+struct CachedRead {
+    f: tokio::fs::File,
+    seek_to: Option<u64>,
+    left: u64,
+    sha1: Option<Sha1>,
+    held: Option<Bytes>,
+    file: UpdateFile,
     in_use: InUse,
-) -> BoxStream<'static, std::io::Result<Bytes>> {
-    let stats = in_use.content.clone();
-    let first = async move {
-        f.seek(SeekFrom::Start(start)).await?;
-        Ok::<_, std::io::Error>(f)
-    };
-    stream::once(first)
-        .flat_map(move |opened| match opened {
-            Err(e) => stream::once(async move { Err(e) }).boxed(),
-            Ok(f) => {
-                let reader = tokio_util::io::ReaderStream::with_capacity(
-                    f.take(end - start + 1),
-                    READ_CHUNK,
-                );
-                reader.boxed()
+}
+
+impl CachedRead {
+    fn into_stream(self) -> BoxStream<'static, std::io::Result<Bytes>> {
+        stream::unfold(Some(self), |read| async move {
+            let mut read = read?;
+            match read.next_chunk().await {
+                Ok(Some(bytes)) => Some((Ok(bytes), Some(read))),
+                Ok(None) => None,
+                Err(e) => Some((Err(e), None)),
             }
-        })
-        .map(move |chunk| {
-            let _keep = &in_use;
-            if let Ok(c) = &chunk {
-                Stats::add(&stats.0.stats.served_bytes, c.len() as u64);
-            }
-            chunk
         })
         .boxed()
+    }
+
+    async fn next_chunk(&mut self) -> std::io::Result<Option<Bytes>> {
+        if let Some(at) = self.seek_to.take() {
+            self.f.seek(SeekFrom::Start(at)).await?;
+        }
+        loop {
+            if self.left == 0 {
+                let matches = self
+                    .sha1
+                    .take()
+                    .is_none_or(|h| h.finalize()[..] == self.file.sha1.0[..]);
+                if !matches {
+                    self.corrupt().await;
+                    return Err(std::io::Error::other("cached file failed verification"));
+                }
+                return Ok(self.held.take());
+            }
+            let want = self.left.min(READ_CHUNK as u64) as usize;
+            let mut buf = BytesMut::with_capacity(want);
+            let n = self.f.read_buf(&mut buf).await?;
+            if n == 0 {
+                return Err(std::io::ErrorKind::UnexpectedEof.into());
+            }
+            buf.truncate(n.min(want));
+            self.left -= buf.len() as u64;
+            let chunk = buf.freeze();
+            Stats::add(
+                &self.in_use.content.0.stats.served_bytes,
+                chunk.len() as u64,
+            );
+            match &mut self.sha1 {
+                None => return Ok(Some(chunk)),
+                Some(h) => {
+                    h.update(&chunk);
+                    if let Some(previous) = self.held.replace(chunk) {
+                        return Ok(Some(previous));
+                    }
+                }
+            }
+        }
+    }
+
+    async fn corrupt(&self) {
+        let content = &self.in_use.content;
+        tracing::error!(
+            sha1 = self.file.sha1.to_hex_upper(),
+            "cached file failed verification while being served; quarantined, fetching again"
+        );
+        if let Err(e) = content
+            .quarantine(&self.file, "SHA-1 mismatch found while serving")
+            .await
+        {
+            tracing::error!(cause = %e, "quarantine failed");
+        }
+        content.start(&self.file);
+    }
 }
 
 /// Reads a partial file as its download proceeds.

@@ -561,3 +561,41 @@ async fn a_file_changed_on_disk_is_not_served_but_fetched_again() {
     assert_eq!(read_all(source).await.unwrap(), fx.files[0].1);
     assert_eq!(fx.fake.gets_of(&file.sha1).len(), 2);
 }
+
+#[tokio::test]
+async fn a_whole_file_read_of_bytes_changed_with_the_same_mtime_fails_and_refetches() {
+    let fx = fixture(&[600_000], 0);
+    let content = fx.content(u64::MAX);
+    let file = fx.files[0].0.clone();
+    content.ensure(&file).await.unwrap();
+    let path = cache::path(&fx.data_dir.join(CACHE_DIR), &file.sha1);
+    let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&path, perms).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[400_000] ^= 4;
+    std::fs::write(&path, &bytes).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&path)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+
+    let source = content.open(&file.sha1).await.unwrap().unwrap();
+    assert!(!source.is_live(), "the stamp check cannot see this change");
+    let err = read_all(source).await.unwrap_err();
+    assert!(err.to_string().contains("verification"), "{err}");
+    // Quarantined and fetched again in the background.
+    for _ in 0..200 {
+        if fx.state(0) == store::ContentState::Verified {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(fx.state(0), store::ContentState::Verified);
+    assert_eq!(fx.cached(0).unwrap(), fx.files[0].1);
+    assert_eq!(fx.fake.gets_of(&file.sha1).len(), 2);
+}

@@ -84,6 +84,25 @@ impl Setup {
         outpost::app::sync_once(&self.config, &NoProgress, &CancellationToken::new(), true).await
     }
 
+    /// Start `serve` in this process on a loopback port (as `outpost serve` does); stops when
+    /// the returned server is dropped.
+    pub async fn serve(&self) -> Served {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let cancel = CancellationToken::new();
+        let task = {
+            let (config, cancel) = (self.config.clone(), cancel.clone());
+            tokio::spawn(async move { outpost::app::serve_on(&config, listener, cancel).await })
+        };
+        Served {
+            url,
+            cancel,
+            task: Some(task),
+        }
+    }
+
     pub fn data_dir(&self) -> &Path {
         &self.config.storage.data_dir
     }
@@ -102,6 +121,30 @@ impl Setup {
         let path = self.config_path.to_string_lossy().into_owned();
         all.extend(["--config", &path]);
         run_outpost(&all).await
+    }
+}
+
+/// A replica serving in this process.
+pub struct Served {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    cancel: CancellationToken,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Served {
+    /// Stop and wait for the server to return; panics if it failed.
+    pub async fn stop(mut self) {
+        self.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            task.await.expect("serve task").expect("serve ends cleanly");
+        }
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.cancel.cancel();
     }
 }
 
