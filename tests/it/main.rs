@@ -3,6 +3,7 @@
 mod architecture;
 mod cli;
 mod config;
+mod content;
 mod lab;
 mod support;
 mod sync;

@@ -61,7 +61,7 @@ async fn https_upstream_is_verified_against_ca_file() {
     let write_config = |name: &str, ca_line: &str| {
         let path = dir.path().join(name);
         let text = format!(
-            "[upstream]\nurl = \"https://localhost:{port}\"\n{ca_line}timeout = \"10s\"\n\n[storage]\ndata_dir = \"{}\"\n\n[log]\nlevel = \"off\"\n",
+            "[upstream]\nurl = \"https://localhost:{port}\"\n# Content through the same TLS front (by default it would be http on port - 1).\ncontent_url = \"https://localhost:{port}\"\n{ca_line}timeout = \"10s\"\n\n[storage]\ndata_dir = \"{}\"\n\n[log]\nlevel = \"off\"\n",
             dir.path().join(name).with_extension("data").display()
         );
         std::fs::write(&path, text).expect("write config");
