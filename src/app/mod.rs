@@ -234,6 +234,8 @@ pub async fn serve_on(
     let id = server_id(&config.storage.data_dir)?;
     let client = upstream::Client::new(upstream_options(config, id))?;
     let content = content::open(config, client)?;
+    // The cap may have been lowered since the last run.
+    content.evict_if_needed().await?;
     tracing::info!(
         listen = %listener.local_addr()?,
         policy = config.content.policy.as_str(),
