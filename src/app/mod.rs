@@ -158,7 +158,7 @@ pub async fn sync_once(
                 anyhow::bail!("sync failed in phase content: {reason}");
             }
         }
-        outcome.content_bytes = crate::content::Stats::get(&content.stats().fetched_bytes);
+        outcome.content_bytes = content.stats().fetched_bytes;
     }
     store.finish_run(run, true, None, None)?;
     log_pass(&client);

@@ -49,7 +49,9 @@ impl Content {
             file,
             armed: true,
         };
-        let outcome = self.fetch_and_publish(file, part, part_path, leader).await;
+        let outcome = self
+            .fetch_and_publish(file, part, part_path.clone(), leader)
+            .await;
         state.armed = false;
         match &outcome {
             Ok(()) => {}
@@ -57,6 +59,10 @@ impl Content {
                 .store
                 .content_set_state(&file.sha1, ContentState::Missing)?,
             Err(e) => inner.store.content_failed(&file.sha1, &e.to_string())?,
+        }
+        if outcome.is_err() && std::fs::metadata(&part_path).is_ok_and(|m| m.len() == 0) {
+            // Nothing to resume: leave no empty partial file behind.
+            cache::remove_file(&part_path)?;
         }
         if outcome.is_ok() {
             self.evict_if_needed().await?;

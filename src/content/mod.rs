@@ -137,25 +137,31 @@ impl From<std::io::Error> for Error {
 
 /// Counters of this process's content work (the persistent ones live in the store).
 #[derive(Debug, Default)]
-pub struct Stats {
-    /// Body bytes received from the origin.
-    pub fetched_bytes: AtomicU64,
-    /// Files verified and published.
-    pub published: AtomicU64,
-    /// Body bytes sent to clients.
-    pub served_bytes: AtomicU64,
-    pub digest_mismatches: AtomicU64,
-    pub evictions: AtomicU64,
+struct Stats {
+    fetched_bytes: AtomicU64,
+    published: AtomicU64,
+    served_bytes: AtomicU64,
+    digest_mismatches: AtomicU64,
+    evictions: AtomicU64,
 }
 
 impl Stats {
     fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
     }
+}
 
-    pub fn get(counter: &AtomicU64) -> u64 {
-        counter.load(Ordering::Relaxed)
-    }
+/// What this process's cache has done so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatsSnapshot {
+    /// Body bytes received from the origin.
+    pub fetched_bytes: u64,
+    /// Files verified and published.
+    pub published: u64,
+    /// Body bytes sent to clients.
+    pub served_bytes: u64,
+    pub digest_mismatches: u64,
+    pub evictions: u64,
 }
 
 /// Names of the persistent counters (`Store::counter`).
@@ -212,8 +218,16 @@ impl Content {
         }))
     }
 
-    pub fn stats(&self) -> &Stats {
-        &self.0.stats
+    pub fn stats(&self) -> StatsSnapshot {
+        let s = &self.0.stats;
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        StatsSnapshot {
+            fetched_bytes: get(&s.fetched_bytes),
+            published: get(&s.published),
+            served_bytes: get(&s.served_bytes),
+            digest_mismatches: get(&s.digest_mismatches),
+            evictions: get(&s.evictions),
+        }
     }
 
     /// Downloads in progress in this process.
