@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod content;
 mod lab;
+mod serve;
 mod support;
 mod sync;
 mod tls;
