@@ -54,12 +54,15 @@ pub fn ingest(root: &Path, part: &Path, file: &UpdateFile) -> Result<i64, Refuse
     let size = usize::try_from(file.size).map_err(|_| Refused::Mismatch("size"))?;
     let sri = cacache::Integrity::from_hex(file.sha1.to_hex(), cacache::Algorithm::Sha1)
         .map_err(|e| Refused::Io(io::Error::other(e.to_string())))?;
-    let mut writer = cacache::WriteOpts::new()
+    let mut opts = cacache::WriteOpts::new()
         .algorithm(cacache::Algorithm::Sha1)
-        .integrity(sri)
-        .size(size)
-        .open_hash_sync(root)
-        .map_err(cache_io)?;
+        .integrity(sri);
+    // cacache preallocates (mmap) a known size, which fails for 0; the length was checked
+    // above anyway.
+    if size > 0 {
+        opts = opts.size(size);
+    }
+    let mut writer = opts.open_hash_sync(root).map_err(cache_io)?;
     let mut sha256 = file.sha256.map(|_| Sha256::new());
     let mut src = File::open(part)?;
     let mut buf = vec![0; CHUNK];

@@ -6,11 +6,12 @@
 
 use super::range::{self, Resolved};
 use crate::content::{self, Content, Source};
-use crate::model::parse_content_path;
+use crate::model::{parse_content_path, UpdateFile};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use httpdate::fmt_http_date;
+use std::time::SystemTime;
 
 /// Content never changes under its digest.
 const CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
@@ -46,26 +47,38 @@ pub async fn handle(
             Ok(None) => return not_found(),
             Ok(Some(entry)) if entry.state != crate::store::ContentState::Verified => {
                 content.start(&entry.file);
-                return head_response(&entry.file, None, headers);
+                return respond(&entry.file, SystemTime::now(), None, headers);
             }
             Ok(Some(_)) => {}
             Err(e) => return failure(&e),
         }
     }
     match content.open(&wanted.sha1).await {
-        Ok(Some(source)) => respond(source, head, headers),
+        Ok(Some(source)) => {
+            let file = source.file.clone();
+            // A copy still downloading is being made now.
+            let modified = source.modified.unwrap_or_else(SystemTime::now);
+            respond(&file, modified, (!head).then_some(source), headers)
+        }
         Ok(None) => not_found(),
         Err(e) => failure(&e),
     }
 }
 
-fn respond(source: Source, head: bool, headers: &HeaderMap) -> Response {
-    let len = source.file.size;
-    let etag = etag(&source.file);
+/// The answer for `file`: validators, range, headers, and the body from `source` (`None`
+/// for HEAD). GET and HEAD share this one path.
+fn respond(
+    file: &UpdateFile,
+    modified: SystemTime,
+    source: Option<Source>,
+    headers: &HeaderMap,
+) -> Response {
+    let len = file.size;
+    let etag = etag(file);
     if let Some(tags) = header_str(headers, header::IF_NONE_MATCH) {
         if matches_etag(tags, &etag) {
             let mut resp = StatusCode::NOT_MODIFIED.into_response();
-            common_headers(resp.headers_mut(), &etag, source.modified);
+            common_headers(resp.headers_mut(), &etag, modified);
             return resp;
         }
     }
@@ -87,11 +100,9 @@ fn respond(source: Source, head: bool, headers: &HeaderMap) -> Response {
         }
     };
     let body_len = resolved.body_len(len);
-    let modified = source.modified;
-    let body = if head || body_len == 0 {
-        Body::empty()
-    } else {
-        Body::from_stream(source.stream(start, end))
+    let body = match source {
+        Some(source) if body_len > 0 => Body::from_stream(source.stream(start, end)),
+        _ => Body::empty(),
     };
     let mut resp = Response::new(body);
     *resp.status_mut() = status;
@@ -112,62 +123,18 @@ fn respond(source: Source, head: bool, headers: &HeaderMap) -> Response {
     resp
 }
 
-/// HEAD for a file known from the metadata but not cached yet.
-fn head_response(
-    file: &crate::model::UpdateFile,
-    modified: Option<std::time::SystemTime>,
-    headers: &HeaderMap,
-) -> Response {
-    let len = file.size;
-    let resolved = range::resolve(header_str(headers, header::RANGE), len);
-    let mut resp = Response::new(Body::empty());
-    let h = resp.headers_mut();
-    common_headers(h, &etag(file), modified);
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/octet-stream"),
-    );
-    match resolved {
-        Resolved::Full => {}
-        Resolved::Partial { start, end } => {
-            *resp.status_mut() = StatusCode::PARTIAL_CONTENT;
-            insert(
-                resp.headers_mut(),
-                header::CONTENT_RANGE,
-                &format!("bytes {start}-{end}/{len}"),
-            );
-        }
-        Resolved::Unsatisfiable => {
-            *resp.status_mut() = StatusCode::RANGE_NOT_SATISFIABLE;
-            insert(
-                resp.headers_mut(),
-                header::CONTENT_RANGE,
-                &format!("bytes */{len}"),
-            );
-            return resp;
-        }
-    }
-    resp.headers_mut().insert(
-        header::CONTENT_LENGTH,
-        HeaderValue::from(resolved.body_len(len)),
-    );
-    resp
-}
-
-fn common_headers(h: &mut HeaderMap, etag: &str, modified: Option<std::time::SystemTime>) {
+fn common_headers(h: &mut HeaderMap, etag: &str, modified: SystemTime) {
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
     h.insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(CACHE_CONTROL),
     );
     insert(h, header::ETAG, etag);
-    if let Some(t) = modified {
-        insert(h, header::LAST_MODIFIED, &fmt_http_date(t));
-    }
+    insert(h, header::LAST_MODIFIED, &fmt_http_date(modified));
 }
 
 /// The strong validator of a file: its SHA-1, which names its bytes exactly.
-fn etag(file: &crate::model::UpdateFile) -> String {
+fn etag(file: &UpdateFile) -> String {
     format!("\"{}\"", file.sha1.to_hex_upper())
 }
 
@@ -186,18 +153,26 @@ fn looks_like_escape(path: &str) -> bool {
     lower.contains("..") || lower.contains('%') || lower.contains('\\') || lower.contains("//")
 }
 
+/// The error's detail goes to the log; the client gets the status and a generic line (the
+/// detail can name local paths).
 fn failure(e: &content::Error) -> Response {
     use content::Error as E;
-    let (status, retry) = match e {
+    let (status, text, retry) = match e {
         // Like a real WSUS that has not downloaded the file yet.
-        E::NotOnUpstream(_) | E::Gone { .. } => (StatusCode::NOT_FOUND, false),
-        E::Busy(_) | E::Download { .. } | E::DigestMismatch { .. } | E::Cancelled => {
-            (StatusCode::SERVICE_UNAVAILABLE, true)
-        }
-        E::Io(_) | E::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, false),
+        E::NotOnUpstream(_) | E::Gone { .. } => (StatusCode::NOT_FOUND, "not found\n", false),
+        E::Busy(_) | E::Download { .. } | E::DigestMismatch { .. } | E::Cancelled => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the file is not available yet; try again later\n",
+            true,
+        ),
+        E::Io(_) | E::Store(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal error (see the server log)\n",
+            false,
+        ),
     };
     tracing::warn!(cause = %e, status = status.as_u16(), "content request failed");
-    let mut resp = (status, format!("{e}\n")).into_response();
+    let mut resp = (status, text).into_response();
     if retry {
         resp.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));

@@ -1190,13 +1190,9 @@ async fn head_on_a_file_not_cached_answers_from_the_metadata_and_starts_the_fetc
 }
 
 /// An empty update file (size 0, SHA-1 DA39A3EE…) is served like any other: 200 with
-/// `Content-Length: 0` every time, and cached once fetched.
-///
-/// Ignored: fails because of the product (cacache refuses a `.size(0)` write in
-/// `content::cache::ingest`: "posix_fallocate64 failed with code 22"), so the file is never
-/// cached and every GET after the first answers 500.
+/// `Content-Length: 0` every time, and cached once fetched (cacache cannot preallocate 0
+/// bytes, which once left such files uncached).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "product bug: zero-byte files are never cached (cache::ingest, cacache .size(0))"]
 async fn an_empty_file_is_served_and_cached() {
     let (setup, served, files) = on_demand(&[0]).await;
     let file = &files[0];
@@ -1230,11 +1226,7 @@ async fn an_empty_file_is_served_and_cached() {
 /// A HEAD on a file not cached yet evaluates the validators like one on a cached file
 /// (RFC 9110 §13.2): a matching If-None-Match is 304, an If-Range with another validator
 /// drops the Range.
-///
-/// Ignored: fails because of the product (`head_response` in src/serve/content.rs ignores
-/// If-None-Match and If-Range: 200 and 206 where a cached file answers 304 and 200).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "product bug: HEAD on an uncached file ignores If-None-Match and If-Range"]
 async fn head_on_a_file_not_cached_honours_the_validators() {
     let (_setup, served, files) = on_demand(&[MIB, MIB]).await;
     let mut conn = Conn::open(&served).await;
