@@ -5,6 +5,7 @@ use crate::config::{Config, ContentPolicy};
 use crate::content::{self, Content, OriginBody, OriginError};
 use crate::model::{Sha1Digest, UpdateFile};
 use crate::store::{Store, Wanted};
+use crate::sync::{Phase, Progress};
 use crate::upstream::{self, ContentAnswer};
 use futures_util::future::BoxFuture;
 use futures_util::StreamExt;
@@ -81,6 +82,7 @@ pub fn open(config: &Config, client: upstream::Client) -> anyhow::Result<Content
 pub async fn prefetch(
     config: &Config,
     content: &Content,
+    progress: &dyn Progress,
     cancel: &CancellationToken,
 ) -> anyhow::Result<Option<content::PrefetchReport>> {
     let wanted = match config.content.policy {
@@ -88,14 +90,19 @@ pub async fn prefetch(
         ContentPolicy::All => Wanted::All,
         ContentPolicy::OnDemand => return Ok(None),
     };
-    let report = content.prefetch(wanted, cancel).await?;
-    tracing::info!(
-        wanted = report.wanted,
-        fetched = report.fetched,
-        bytes = report.bytes,
-        failed = report.failed.len(),
-        over_budget = report.over_budget,
-        "content phase ended"
+    let report = content
+        .prefetch(wanted, &PhaseProgress(progress), cancel)
+        .await?;
+    progress.finish(
+        Phase::Content,
+        &format!(
+            "content: {} of {} wanted files fetched ({} bytes), {} failed, {} left out by max_cache_size",
+            report.fetched,
+            report.wanted,
+            report.bytes,
+            report.failed.len(),
+            report.over_budget
+        ),
     );
     if let Some((file, e)) = report.failed.first() {
         anyhow::bail!(
@@ -107,6 +114,19 @@ pub async fn prefetch(
         );
     }
     Ok(Some(report))
+}
+
+/// The content phase on the sync's progress display, in bytes.
+struct PhaseProgress<'a>(&'a dyn Progress);
+
+impl content::PrefetchProgress for PhaseProgress<'_> {
+    fn planned(&self, _files: usize, bytes: u64) {
+        self.0.start(Phase::Content, bytes);
+    }
+
+    fn done(&self, file: &UpdateFile) {
+        self.0.advance(file.size);
+    }
 }
 
 /// `outpost verify [--repair]`.

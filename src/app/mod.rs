@@ -149,7 +149,7 @@ pub async fn sync_once(
     };
     if with_content {
         let content = content::open(config, client.clone())?;
-        match content::prefetch(config, &content, cancel).await {
+        match content::prefetch(config, &content, progress, cancel).await {
             Ok(report) => outcome.content = report,
             Err(e) => {
                 let reason = format!("{e:#}");

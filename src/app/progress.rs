@@ -41,11 +41,15 @@ impl Progress for BarProgress {
                 old.finish_and_clear();
             }
             let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "{prefix:>12} [{bar:30}] {human_pos}/{human_len} eta {eta}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+            let template = match phase {
+                Phase::Content => {
+                    "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}"
+                }
+                _ => "{prefix:>12} [{bar:30}] {human_pos}/{human_len} eta {eta}",
+            };
+            let style = ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> ");
             bar.set_style(style);
             bar.set_prefix(phase.as_str());
             *slot = Some(bar);

@@ -35,12 +35,21 @@ pub struct VerifyReport {
     pub remaining: usize,
 }
 
+/// Told how a prefetch advances (`app` draws a bar).
+pub trait PrefetchProgress: Send + Sync {
+    /// The files about to be fetched and their total size.
+    fn planned(&self, files: usize, bytes: u64);
+    /// One of them is done (cached, or failed).
+    fn done(&self, file: &UpdateFile);
+}
+
 impl Content {
     /// Fetch what `wanted` names and is not cached, `download_concurrency` at a time.
     /// Cancelling stops at once; partial files stay for the next pass to resume.
     pub async fn prefetch(
         &self,
         wanted: Wanted,
+        progress: &dyn PrefetchProgress,
         cancel: &CancellationToken,
     ) -> Result<PrefetchReport, Error> {
         let mut files = self.0.store.content_wanted(wanted)?;
@@ -68,6 +77,7 @@ impl Content {
                 "content.max_cache_size is smaller than the content the policy wants; some files are left to on-demand"
             );
         }
+        progress.planned(files.len(), files.iter().map(|f| f.size).sum());
         let width = self.0.opts.download_concurrency.max(1);
         let mut results = stream::iter(files)
             .map(|file| async move {
@@ -81,6 +91,7 @@ impl Content {
                 next = results.next() => next,
             };
             let Some((file, outcome)) = next else { break };
+            progress.done(&file);
             match outcome {
                 Ok(()) => {
                     report.fetched += 1;

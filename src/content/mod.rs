@@ -15,7 +15,7 @@ mod flight;
 mod maintain;
 mod source;
 
-pub use maintain::{PrefetchReport, VerifyReport};
+pub use maintain::{PrefetchProgress, PrefetchReport, VerifyReport};
 pub use source::Source;
 
 use crate::model::{Sha1Digest, UpdateFile};

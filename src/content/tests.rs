@@ -256,6 +256,13 @@ impl Fixture {
     }
 }
 
+struct Quiet;
+
+impl PrefetchProgress for Quiet {
+    fn planned(&self, _: usize, _: u64) {}
+    fn done(&self, _: &UpdateFile) {}
+}
+
 async fn read_all(source: Source) -> std::io::Result<Vec<u8>> {
     let len = source.file.size;
     let mut stream = source.stream(0, len - 1);
@@ -496,15 +503,24 @@ async fn prefetch_follows_the_policy_and_the_cap() {
     let fx = fixture(&[1000, 2000, 3000], 1);
     let content = fx.content(u64::MAX);
     let cancel = CancellationToken::new();
-    let report = content.prefetch(Wanted::Approved, &cancel).await.unwrap();
+    let report = content
+        .prefetch(Wanted::Approved, &Quiet, &cancel)
+        .await
+        .unwrap();
     assert_eq!((report.wanted, report.fetched, report.bytes), (1, 1, 1000));
     assert!(fx.cached(1).is_none());
-    let report = content.prefetch(Wanted::All, &cancel).await.unwrap();
+    let report = content
+        .prefetch(Wanted::All, &Quiet, &cancel)
+        .await
+        .unwrap();
     assert_eq!((report.wanted, report.fetched), (2, 2));
 
     let fx = fixture(&[1000, 2000, 3000], 3);
     let content = fx.content(3500);
-    let report = content.prefetch(Wanted::Approved, &cancel).await.unwrap();
+    let report = content
+        .prefetch(Wanted::Approved, &Quiet, &cancel)
+        .await
+        .unwrap();
     assert_eq!((report.fetched, report.over_budget), (2, 1));
 }
 

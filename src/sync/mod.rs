@@ -40,6 +40,8 @@ pub enum Phase {
     Categories,
     Updates,
     Deployments,
+    /// The content phase `app` runs after the metadata phases (progress counts bytes).
+    Content,
 }
 
 impl Phase {
@@ -49,6 +51,7 @@ impl Phase {
             Self::Categories => "categories",
             Self::Updates => "updates",
             Self::Deployments => "deployments",
+            Self::Content => "content",
         }
     }
 }
