@@ -414,3 +414,49 @@ async fn outpost_serve_stops_cleanly_on_sigterm() {
         .expect("wait");
     assert_eq!(status.code(), Some(0));
 }
+
+#[tokio::test]
+async fn a_killed_sync_resumes_its_download_where_it_stopped() {
+    let s = replica(2, "all", "").await;
+    let (_, big) = s.lab.lab.add_update_with_file(12 << 20);
+    s.sync().await.expect("metadata");
+    s.lab.lab.set_content_rate(Some(3 << 20));
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
+        .args(["sync", "--config"])
+        .arg(&s.config_path)
+        .kill_on_drop(true)
+        .spawn()
+        .expect("outpost sync starts");
+    let partial = s
+        .data_dir()
+        .join("content-partial")
+        .join(big.sha1.to_hex_upper());
+    let mut had = 0;
+    for _ in 0..400 {
+        had = std::fs::metadata(&partial).map_or(0, |m| m.len());
+        if had >= 3 << 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        had >= 3 << 20,
+        "the download did not get going ({had} bytes)"
+    );
+    child.kill().await.expect("SIGKILL");
+
+    s.lab.lab.set_content_rate(None);
+    let out = s.outpost(&["sync"]).await;
+    assert!(out.status.success(), "{}", support::reason(&out));
+    let bytes = std::fs::read(cached_path(&s, &big.sha1)).expect("cached");
+    assert_eq!(sha1_of(&bytes), big.sha1.0);
+    let up = s.lab.lab.content_served(&big.sha1);
+    assert_eq!(up.gets, 2);
+    assert!(
+        up.body_bytes < big.size + big.size / 2,
+        "the second sync started over: {} bytes sent for a {}-byte file",
+        up.body_bytes,
+        big.size
+    );
+    assert!(!partial.exists(), "the partial file is gone once published");
+}
