@@ -185,10 +185,18 @@ const TAG_EULA: u64 = 8;
 pub(super) const TAG_GROUP: u64 = 9;
 pub(super) const TAG_DEPLOYMENT: u64 = 10;
 const TAG_FILE: u64 = 11;
+const TAG_SIZED: u64 = 12;
 
 /// Content files are at most this long (and at least 1 KiB).
 const MAX_FILE: usize = 64 << 10;
 const POOL: usize = 2 * MAX_FILE;
+/// Files of a chosen size (`Lab::add_update_with_file`) are generated in blocks of this many
+/// bytes, each a pure function of (seed, key, block index), so any range can be produced
+/// without the bytes before it and nothing is ever held whole.
+pub(super) const BLOCK: usize = 64 << 10;
+/// Every block but the first starts with this many bytes naming (key, block), so no two
+/// blocks of any file are equal even though they are all cut from the one pool.
+const STAMP: usize = 16;
 
 impl Base {
     pub(super) fn new(seed: u64) -> Self {
@@ -290,6 +298,77 @@ impl Base {
     }
 }
 
+impl Base {
+    /// Bytes `[offset, offset + buf.len())` of the file `key` made `size` bytes long: block 0
+    /// opens with a header line, every block is a pool slice at an offset derived from its
+    /// index. The caller keeps the range within `size`.
+    pub(super) fn sized_file_read(&self, key: u64, size: u64, offset: u64, buf: &mut [u8]) {
+        debug_assert!(offset + buf.len() as u64 <= size);
+        let h = mix(self.seed ^ mix(key ^ TAG_SIZED));
+        let mut done = 0;
+        while done < buf.len() {
+            let pos = offset + done as u64;
+            let block = pos / BLOCK as u64;
+            let within = (pos % BLOCK as u64) as usize;
+            let take = (BLOCK - within).min(buf.len() - done);
+            let out = &mut buf[done..done + take];
+            let start = (mix(h ^ mix(block)) % (POOL - BLOCK) as u64) as usize + within;
+            out.copy_from_slice(&self.pool[start..start + take]);
+            // The header goes first so that even files of a few bytes differ by key.
+            let header;
+            let mut tag = [0u8; STAMP];
+            let stamp: &[u8] = if block == 0 {
+                header = format!(
+                    "{h:016x} outpost lab file {:016x}/{key} ({size} bytes)\n",
+                    self.seed
+                );
+                header.as_bytes()
+            } else {
+                tag[..8].copy_from_slice(&mix(h ^ block).to_le_bytes());
+                tag[8..].copy_from_slice(&block.to_le_bytes());
+                &tag
+            };
+            if within < stamp.len() {
+                let n = (stamp.len() - within).min(take);
+                out[..n].copy_from_slice(&stamp[within..within + n]);
+            }
+            done += take;
+        }
+    }
+
+    /// Metadata of a sized file: both digests by streaming the generator (in two threads,
+    /// one per digest: benches create files totalling gigabytes).
+    pub(super) fn sized_file_meta(&self, key: u64, size: u64) -> UpdateFile {
+        fn digest<D: sha1::Digest>(base: &Base, key: u64, size: u64) -> D {
+            let mut hasher = D::new();
+            let mut buf = vec![0u8; BLOCK];
+            let mut pos = 0;
+            while pos < size {
+                let n = (size - pos).min(BLOCK as u64) as usize;
+                base.sized_file_read(key, size, pos, &mut buf[..n]);
+                hasher.update(&buf[..n]);
+                pos += n as u64;
+            }
+            hasher
+        }
+        let (sha1, sha256) = std::thread::scope(|s| {
+            let sha1 = s.spawn(|| digest::<sha1::Sha1>(self, key, size).finalize());
+            let sha256 = digest::<sha2::Sha256>(self, key, size).finalize();
+            // A panic in the hashing thread is a bug here; re-raise it.
+            let sha1 = sha1.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (sha1, sha256)
+        });
+        UpdateFile {
+            sha1: Sha1Digest(sha1.into()),
+            sha256: Some(Sha256Digest(sha256.into())),
+            size,
+            name: self.file_name(key),
+            patching_type: None,
+            modified: Some("2024-05-10T09:00:00Z".into()),
+        }
+    }
+}
+
 /// The entities whose revisions the GetConfig=false list carries, in list order.
 pub(super) fn update_entities(plain: usize) -> impl Iterator<Item = Entity> {
     (0..plain).map(Entity::Plain).chain(SPECIALS)
@@ -356,5 +435,41 @@ mod tests {
             assert!(digests.insert(meta.sha1));
         }
         assert_eq!(digests.len(), 200 + 7);
+    }
+
+    /// Whole-file bytes of a sized file, read in pieces of `step` bytes.
+    fn sized(base: &Base, key: u64, size: u64, step: usize) -> Vec<u8> {
+        let mut out = vec![0u8; size as usize];
+        for (i, piece) in out.chunks_mut(step).enumerate() {
+            base.sized_file_read(key, size, (i * step) as u64, piece);
+        }
+        out
+    }
+
+    #[test]
+    fn sized_files_are_seekable_deterministic_and_distinct() {
+        let base = Base::new(3);
+        let size = 3 * BLOCK as u64 + 1234;
+        let whole = sized(&base, 9, size, size as usize);
+        // Any split of the range gives the same bytes, blocks straddled or not.
+        for step in [1, 7, 1000, BLOCK - 1, BLOCK, BLOCK + 5] {
+            assert_eq!(sized(&base, 9, size, step), whole, "step {step}");
+        }
+        assert_eq!(sized(&Base::new(3), 9, size, 4096), whole);
+        assert_ne!(sized(&base, 10, size, 4096), whole);
+        assert_ne!(sized(&Base::new(4), 9, size, 4096), whole);
+        let blocks: HashSet<&[u8]> = whole.chunks(BLOCK).collect();
+        assert_eq!(blocks.len(), 4, "no two blocks are equal");
+        // Tiny files still differ by key; empty ones are empty.
+        assert_ne!(sized(&base, 1, 16, 16), sized(&base, 2, 16, 16));
+        assert!(sized(&base, 1, 0, 1).is_empty());
+        let meta = base.sized_file_meta(9, size);
+        assert_eq!(meta.size, size);
+        assert_eq!(meta.sha1, Sha1Digest(sha1::Sha1::digest(&whole).into()));
+        assert_eq!(
+            meta.sha256,
+            Some(Sha256Digest(sha2::Sha256::digest(&whole).into()))
+        );
+        assert_eq!(meta.name, base.file_name(9));
     }
 }

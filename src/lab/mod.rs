@@ -1,12 +1,14 @@
 //! The built-in lab upstream: a real HTTP server playing the USS side of MS-WSUSSS
 //! (wsusss.md §6) over a deterministic synthetic catalog, for `outpost demo`, tests and
 //! benches. It owns the catalog (`catalog`, `documents`), the CAB blob writer (`cab`), the
-//! response writers (`messages`), the operations (`ops`) and the HTTP side (`server`), plus the
-//! mutable lab state: change counter, cookies, groups, approvals, injected faults, request log.
+//! response writers (`messages`), the operations (`ops`), the HTTP side (`server`) and the
+//! content bodies (`content`), plus the mutable lab state: change counter, cookies, groups,
+//! approvals, injected faults, request log, withheld files and content counters.
 //! It depends on `xml` and `model` only, never on `upstream`.
 
 mod cab;
 mod catalog;
+mod content;
 mod documents;
 mod messages;
 mod ops;
@@ -17,7 +19,7 @@ use crate::model::{
     UNASSIGNED_COMPUTERS,
 };
 use catalog::{Base, Entity};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -89,9 +91,24 @@ pub struct RecordedRequest {
     pub body: String,
 }
 
+/// What the lab served for one file at `/Content` (see [`Lab::content_served`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContentServed {
+    /// `GET` and `HEAD` requests naming this digest, whatever the answer (404 and injected
+    /// 500 included).
+    pub requests: usize,
+    /// The `GET`s among them.
+    pub gets: usize,
+    /// File bytes handed to the connection for it (200 and 206 bodies; a client that went
+    /// away is not counted for the rest).
+    pub body_bytes: u64,
+}
+
 /// Test switches, queued by [`Lab::inject`] and consumed by the next matching call(s).
 /// `op` names an operation by the local name of its body element (`"GetUpdateData"`);
-/// `Http500` and `Slow` also accept `"Content"` for `GET`/`HEAD /Content/…`.
+/// `Http500` and `Slow` also accept `"Content"` for `GET`/`HEAD /Content/…`. The content
+/// switches (`CorruptContent`, `TruncateContent`) are consumed only by `GET`s that send at
+/// least one body byte of a matching file (a `HEAD`, 404 or 416 leaves them queued).
 #[derive(Debug, Clone)]
 pub enum Inject {
     /// The next `count` ServerSync calls of operation `op` (None = any ServerSync call) get
@@ -119,6 +136,25 @@ pub enum Inject {
     /// The next `count` successful answers to `op` (None = any SOAP call; typically
     /// `Some("GetUpdateData")`) are cut in the middle: malformed XML with HTTP 200.
     MalformedXml { op: Option<String>, count: usize },
+    /// The next `count` content bodies of file `sha1` (None = any file) have the right length
+    /// but one byte inverted: the middle byte of the file (offset size/2) when the body holds
+    /// it, else the first byte of the requested range.
+    CorruptContent {
+        sha1: Option<Sha1Digest>,
+        count: usize,
+    },
+    /// The next `count` content bodies of file `sha1` (None = any file) announce their full
+    /// length (`Content-Length`, and `Content-Range` for 206) but fail after `after` body
+    /// bytes: the connection is aborted, so the client sees an incomplete body, not a clean
+    /// short one. An `after` at or beyond the body length sends it whole.
+    TruncateContent {
+        sha1: Option<Sha1Digest>,
+        after: u64,
+        count: usize,
+    },
+    /// Same as [`Lab::withhold_content`]: `/Content` answers 404 for this file until a
+    /// DownloadFiles call names it. Takes effect at once.
+    WithholdContent { sha1: Sha1Digest },
 }
 
 /// A lab upstream. Cheap to clone: every clone shares the same state.
@@ -160,6 +196,12 @@ struct Inner {
     files: Mutex<FileCache>,
     bytes_sent: AtomicU64,
     list_bundle_members: bool,
+    /// Per-file `/Content` counters.
+    served: Mutex<HashMap<Sha1Digest, ContentServed>>,
+    /// File bytes of every content body.
+    content_bytes: AtomicU64,
+    /// Content rate limit in bytes per second; 0 = none.
+    content_rate: AtomicU64,
 }
 
 /// Requests are logged up to these bounds (oldest dropped first), so a long demo run does
@@ -199,6 +241,12 @@ struct State {
     injections: Vec<Inject>,
     requests: VecDeque<RecordedRequest>,
     request_bytes: usize,
+    /// Files `/Content` answers 404 for until a DownloadFiles names them (a lazy USS that has
+    /// not downloaded them yet, wsusss.md §2.7).
+    withheld: HashSet<Sha1Digest>,
+    /// Every digest named by DownloadFiles calls that got past the cookie check, oldest first
+    /// (bounded like the request log).
+    download_files: VecDeque<Sha1Digest>,
 }
 
 /// Digests are computed on first use (hashing 20k files up front would cost seconds) and
@@ -209,6 +257,9 @@ struct FileCache {
     by_sha1: HashMap<Sha1Digest, u64>,
     /// Plain-update count at the last full indexing, so repeated misses stay cheap.
     indexed_plain: Option<usize>,
+    /// Files made a chosen size by `add_update_with_file`: key → size. Their metadata is in
+    /// `by_key` from the start.
+    sized: HashMap<u64, u64>,
 }
 
 /// What the injected switches decided for one call.
@@ -219,6 +270,14 @@ struct Plan {
     fault: Option<String>,
     truncate: Option<usize>,
     malformed: bool,
+}
+
+/// What the content switches decided for one content body.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct ContentPlan {
+    corrupt: bool,
+    /// Fail after this many body bytes.
+    truncate: Option<u64>,
 }
 
 impl Lab {
@@ -243,6 +302,8 @@ impl Lab {
             injections: Vec::new(),
             requests: VecDeque::new(),
             request_bytes: 0,
+            withheld: HashSet::new(),
+            download_files: VecDeque::new(),
         };
         state.push_plain(&base, opts.updates, INITIAL_CHANGE);
 
@@ -302,6 +363,9 @@ impl Lab {
                 files: Mutex::new(FileCache::default()),
                 bytes_sent: AtomicU64::new(0),
                 list_bundle_members: opts.list_bundle_members,
+                served: Mutex::new(HashMap::new()),
+                content_bytes: AtomicU64::new(0),
+                content_rate: AtomicU64::new(0),
             }),
         }
     }
@@ -377,6 +441,35 @@ impl Lab {
             .collect()
     }
 
+    /// Publish one plain software update whose single file is exactly `size` bytes (0 up to
+    /// many GiB): listed, documented and served like the other plain updates. The bytes are
+    /// generated block by block whenever they are served, never held whole; both digests are
+    /// computed here by streaming them once, which blocks the caller (a second or two per GiB
+    /// in a release build). Files under 16 bytes may equal another's (all empty files do).
+    pub fn add_update_with_file(&self, size: u64) -> (RevisionId, UpdateFile) {
+        let base = &self.inner.base;
+        loop {
+            // Hash without holding any lock (the server keeps answering); the file key is
+            // the next plain index, so start over if another update took it meanwhile.
+            let index = self.state().plain.len();
+            let key = index as u64;
+            let meta = base.sized_file_meta(key, size);
+            let mut st = self.state();
+            if st.plain.len() != index {
+                continue;
+            }
+            {
+                let mut cache = self.file_cache();
+                cache.sized.insert(key, size);
+                cache.by_sha1.insert(meta.sha1, key);
+                cache.by_key.insert(key, meta.clone());
+            }
+            let change = st.bump();
+            st.push_plain(base, 1, change);
+            return (catalog::revision_id(base, Entity::Plain(index), 200), meta);
+        }
+    }
+
     /// Approve `update` for `group`; returns the DeploymentGuid. The revision is not checked,
     /// so tests can approve a revision the catalog does not hold.
     pub fn approve(&self, update: RevisionId, group: Uuid, action: DeploymentAction) -> Uuid {
@@ -435,6 +528,9 @@ impl Lab {
         let mut st = self.state();
         match fault {
             Inject::InvalidateCookies => st.cookies.clear(),
+            Inject::WithholdContent { sha1 } => {
+                st.withheld.insert(sha1);
+            }
             other => st.injections.push(other),
         }
     }
@@ -444,10 +540,57 @@ impl Lab {
         self.state().injections.clear();
     }
 
-    /// The bytes served at `/Content` for the file with this SHA-1.
+    /// The bytes served at `/Content` for the file with this SHA-1, whole (meant for small
+    /// files; see [`Lab::file_slice`] for large ones).
     pub fn file_content(&self, sha1: &Sha1Digest) -> Option<Vec<u8>> {
         let (key, _) = self.file_by_sha1(sha1)?;
-        Some(self.inner.base.file_bytes(key))
+        let source = self.file_source(key);
+        let mut bytes = vec![0u8; source.len() as usize];
+        source.read(self, 0, &mut bytes);
+        Some(bytes)
+    }
+
+    /// Up to `len` bytes of the file with this SHA-1 from `offset` (fewer at its end, none
+    /// past it), generated without the rest of the file.
+    pub fn file_slice(&self, sha1: &Sha1Digest, offset: u64, len: usize) -> Option<Vec<u8>> {
+        let (key, _) = self.file_by_sha1(sha1)?;
+        let source = self.file_source(key);
+        let n = source.len().saturating_sub(offset).min(len as u64) as usize;
+        let mut bytes = vec![0u8; n];
+        if n > 0 {
+            source.read(self, offset, &mut bytes);
+        }
+        Some(bytes)
+    }
+
+    /// What `/Content` has served for this file so far.
+    pub fn content_served(&self, sha1: &Sha1Digest) -> ContentServed {
+        self.served().get(sha1).copied().unwrap_or_default()
+    }
+
+    /// File bytes of every content body so far (a part of [`Lab::bytes_sent`]).
+    pub fn content_bytes_sent(&self) -> u64 {
+        self.inner.content_bytes.load(Ordering::Relaxed)
+    }
+
+    /// `/Content` answers 404 for this file (as a real USS does for a file it has not
+    /// downloaded yet, wsusss.md §2.7/§2.9) until a successful DownloadFiles call names it;
+    /// from then on it is served.
+    pub fn withhold_content(&self, sha1: Sha1Digest) {
+        self.state().withheld.insert(sha1);
+    }
+
+    /// Every digest named by a DownloadFiles call so far, in order, repeats kept (calls
+    /// turned away for their cookie are not counted; ones faulted for an unknown digest are).
+    pub fn download_files_requests(&self) -> Vec<Sha1Digest> {
+        self.state().download_files.iter().copied().collect()
+    }
+
+    /// Throttle every content body, those already streaming included, to at most this many
+    /// bytes per second each (`Some(0)` is taken as 1 byte/s); None = unthrottled.
+    pub fn set_content_rate(&self, bytes_per_sec: Option<u64>) {
+        let rate = bytes_per_sec.map_or(0, |r| r.max(1));
+        self.inner.content_rate.store(rate, Ordering::Relaxed);
     }
 
     // ---- crate-internal helpers used by `ops` and `server` ----
@@ -526,6 +669,86 @@ impl Lab {
         self.inner.bytes_sent.fetch_add(n as u64, Ordering::Relaxed);
     }
 
+    fn served(&self) -> MutexGuard<'_, HashMap<Sha1Digest, ContentServed>> {
+        self.inner.served.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Where the bytes of a content file come from.
+    fn file_source(&self, key: u64) -> content::FileSource {
+        let sized = self.file_cache().sized.get(&key).copied();
+        match sized {
+            Some(size) => content::FileSource::Sized { key, size },
+            None => content::FileSource::Small(self.inner.base.file_bytes(key).into()),
+        }
+    }
+
+    fn content_rate(&self) -> Option<u64> {
+        match self.inner.content_rate.load(Ordering::Relaxed) {
+            0 => None,
+            rate => Some(rate),
+        }
+    }
+
+    fn count_content_request(&self, sha1: &Sha1Digest, get: bool) {
+        let mut served = self.served();
+        let entry = served.entry(*sha1).or_default();
+        entry.requests += 1;
+        entry.gets += usize::from(get);
+    }
+
+    fn count_content_bytes(&self, sha1: &Sha1Digest, n: u64) {
+        self.inner.content_bytes.fetch_add(n, Ordering::Relaxed);
+        self.inner.bytes_sent.fetch_add(n, Ordering::Relaxed);
+        self.served().entry(*sha1).or_default().body_bytes += n;
+    }
+
+    fn is_withheld(&self, sha1: &Sha1Digest) -> bool {
+        self.state().withheld.contains(sha1)
+    }
+
+    /// DownloadFiles named these digests; `accepted` when the call succeeded, which makes
+    /// withheld ones servable.
+    fn note_download_files(&self, digests: &[Sha1Digest], accepted: bool) {
+        let mut st = self.state();
+        st.download_files.extend(digests.iter().copied());
+        while st.download_files.len() > MAX_RECORDS {
+            st.download_files.pop_front();
+        }
+        if accepted {
+            for d in digests {
+                st.withheld.remove(d);
+            }
+        }
+    }
+
+    /// Consume the content switches that apply to a body of file `sha1`.
+    fn take_content_plan(&self, sha1: &Sha1Digest) -> ContentPlan {
+        let mut st = self.state();
+        let mut plan = ContentPlan::default();
+        let wants = |want: &Option<Sha1Digest>| want.as_ref().is_none_or(|w| w == sha1);
+        for inj in st.injections.iter_mut() {
+            match inj {
+                Inject::CorruptContent { sha1: want, count }
+                    if *count > 0 && !plan.corrupt && wants(want) =>
+                {
+                    *count -= 1;
+                    plan.corrupt = true;
+                }
+                Inject::TruncateContent {
+                    sha1: want,
+                    after,
+                    count,
+                } if *count > 0 && plan.truncate.is_none() && wants(want) => {
+                    *count -= 1;
+                    plan.truncate = Some(*after);
+                }
+                _ => {}
+            }
+        }
+        st.injections.retain(Inject::pending);
+        plan
+    }
+
     /// Consume the injected switches that match this call. `server_sync` tells whether the
     /// call went to the ServerSync service (where op-less `Fault`s apply).
     fn take_plan(&self, op: &str, server_sync: bool, soap: bool) -> Plan {
@@ -574,15 +797,24 @@ impl Lab {
                 _ => {}
             }
         }
-        st.injections.retain(|inj| match inj {
+        st.injections.retain(Inject::pending);
+        plan
+    }
+}
+
+impl Inject {
+    /// Whether a queued switch still has uses left.
+    fn pending(&self) -> bool {
+        match self {
             Inject::Fault { count, .. }
             | Inject::Http500 { count, .. }
             | Inject::Slow { count, .. }
             | Inject::TruncateUpdateData { count, .. }
-            | Inject::MalformedXml { count, .. } => *count > 0,
-            Inject::InvalidateCookies => false,
-        });
-        plan
+            | Inject::MalformedXml { count, .. }
+            | Inject::CorruptContent { count, .. }
+            | Inject::TruncateContent { count, .. } => *count > 0,
+            Inject::InvalidateCookies | Inject::WithholdContent { .. } => false,
+        }
     }
 }
 
@@ -667,5 +899,7 @@ impl State {
     }
 }
 
+#[cfg(test)]
+mod content_tests;
 #[cfg(test)]
 mod tests;

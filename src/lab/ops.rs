@@ -460,7 +460,12 @@ fn download_files(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Box<Fault>)
                 .collect()
         })
         .unwrap_or_default();
+    let named: Vec<Sha1Digest> = digests
+        .iter()
+        .filter_map(|d| Sha1Digest::from_base64(d).ok())
+        .collect();
     if digests.is_empty() || digests.len() > MAX_DOWNLOAD_DIGESTS {
+        lab.note_download_files(&named, false);
         return Err(f("InvalidParameters", "fileDigestList"));
     }
     let missing: Vec<&str> = digests
@@ -473,6 +478,8 @@ fn download_files(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Box<Fault>)
         })
         .map(String::as_str)
         .collect();
+    // A refused call fetches nothing, so it releases no withheld file.
+    lab.note_download_files(&named, missing.is_empty());
     if !missing.is_empty() {
         return Err(f("FileDigestsMissing", &missing.join("|")));
     }

@@ -1,7 +1,9 @@
 //! The HTTP side of the lab: case-insensitive IIS-style routing (doubled slashes accepted),
 //! SOAP envelope handling with the request log and injected switches, and `/Content` with
-//! single-range support. Every failure of a request becomes an HTTP answer, never a panic.
+//! single-range support, withheld files and per-file counters. Every failure of a request
+//! becomes an HTTP answer, never a panic.
 
+use super::content::ContentBody;
 use super::ops::{self, Service};
 use super::{Lab, RecordedRequest};
 use crate::model::Sha1Digest;
@@ -218,8 +220,13 @@ fn plain_500(lab: &Lab) -> Response {
         .into_response()
 }
 
-/// `GET`/`HEAD /Content/XX/SHA1HEX.ext` (route already lower-cased).
+/// `GET`/`HEAD /Content/XX/SHA1HEX.ext` (route already lower-cased). Bodies stream with
+/// constant memory whatever the file size (`content::ContentBody`).
 async fn content(lab: Lab, route: &str, head: bool, headers: &HeaderMap) -> Response {
+    let digest = content_digest(route);
+    if let Some(sha1) = &digest {
+        lab.count_content_request(sha1, !head);
+    }
     let plan = lab.take_plan("Content", false, false);
     if let Some(delay) = plan.delay {
         tokio::time::sleep(delay).await;
@@ -228,11 +235,13 @@ async fn content(lab: Lab, route: &str, head: bool, headers: &HeaderMap) -> Resp
         return plain_500(&lab);
     }
     let not_found = || (StatusCode::NOT_FOUND, "not found\n").into_response();
-    let Some((key, _)) = content_file(&lab, route) else {
+    let Some((key, meta)) = digest.and_then(|sha1| content_file(&lab, route, &sha1)) else {
         return not_found();
     };
-    let bytes = lab.base().file_bytes(key);
-    let len = bytes.len() as u64;
+    if lab.is_withheld(&meta.sha1) {
+        return not_found();
+    }
+    let len = meta.size;
     let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
     let (status, start, end) = match resolve_range(range, len) {
         RangeOutcome::Full => (StatusCode::OK, 0, len),
@@ -259,28 +268,51 @@ async fn content(lab: Lab, route: &str, head: bool, headers: &HeaderMap) -> Resp
             h.insert(header::CONTENT_RANGE, v);
         }
     }
-    if !head {
-        let slice = bytes[start as usize..end as usize].to_vec();
-        lab.count_sent(slice.len());
-        *response.body_mut() = HttpBody::from(slice);
+    if !head && end > start {
+        let plan = lab.take_content_plan(&meta.sha1);
+        // The middle byte of the file, or the first of the range when it lies outside.
+        let flip = plan.corrupt.then(|| {
+            let mid = len / 2;
+            if (start..end).contains(&mid) {
+                mid
+            } else {
+                start
+            }
+        });
+        let source = lab.file_source(key);
+        let body = ContentBody::new(
+            lab.clone(),
+            source,
+            meta.sha1,
+            (start, end),
+            flip,
+            plan.truncate,
+        );
+        *response.body_mut() = HttpBody::new(body);
     }
     response
 }
 
+/// The SHA-1 a content route names (`/content/XX/SHA1HEX.ext`), whether or not it exists.
+fn content_digest(route: &str) -> Option<Sha1Digest> {
+    let name = route.strip_prefix("/content/")?.split_once('/')?.1;
+    let hex = name.find('.').map_or(name, |i| &name[..i]);
+    Sha1Digest::from_hex(hex).ok()
+}
+
 /// The file a content route names: `XX` must be the last two hex digits of the SHA-1 and the
 /// extension must be the file's own, as on a real WSUS content share.
-fn content_file(lab: &Lab, route: &str) -> Option<(u64, crate::model::UpdateFile)> {
-    let rest = route.strip_prefix("/content/")?;
-    let (dir, name) = rest.split_once('/')?;
-    let (hex, ext) = match name.find('.') {
-        Some(i) => (&name[..i], &name[i..]),
-        None => (name, ""),
-    };
-    let sha1 = Sha1Digest::from_hex(hex).ok()?;
+fn content_file(
+    lab: &Lab,
+    route: &str,
+    sha1: &Sha1Digest,
+) -> Option<(u64, crate::model::UpdateFile)> {
+    let (dir, name) = route.strip_prefix("/content/")?.split_once('/')?;
+    let ext = name.find('.').map_or("", |i| &name[i..]);
     if !sha1.to_hex_upper()[38..].eq_ignore_ascii_case(dir) {
         return None;
     }
-    let (key, meta) = lab.file_by_sha1(&sha1)?;
+    let (key, meta) = lab.file_by_sha1(sha1)?;
     meta.extension()
         .eq_ignore_ascii_case(ext)
         .then_some((key, meta))
