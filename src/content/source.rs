@@ -234,6 +234,25 @@ impl Drop for InUse {
     }
 }
 
+/// A reader that yields a body chunk by chunk; a stream of it ends after its first error.
+trait Chunks: Sized + Send + 'static {
+    fn next_chunk(
+        &mut self,
+    ) -> impl std::future::Future<Output = std::io::Result<Option<Bytes>>> + Send;
+
+    fn into_stream(self) -> BoxStream<'static, std::io::Result<Bytes>> {
+        stream::unfold(Some(self), |reader| async move {
+            let mut reader = reader?;
+            match reader.next_chunk().await {
+                Ok(Some(bytes)) => Some((Ok(bytes), Some(reader))),
+                Ok(None) => None,
+                Err(e) => Some((Err(e), None)),
+            }
+        })
+        .boxed()
+    }
+}
+
 /// Reads a cached file. A read of the whole file is hashed as it goes and its last chunk
 /// held back until the SHA-1 matched: bytes changed on disk in a way the stamp check misses
 /// end the response in an error (the client's own check fails safe), quarantine the file and
@@ -249,19 +268,7 @@ struct CachedRead {
     in_use: InUse,
 }
 
-impl CachedRead {
-    fn into_stream(self) -> BoxStream<'static, std::io::Result<Bytes>> {
-        stream::unfold(Some(self), |read| async move {
-            let mut read = read?;
-            match read.next_chunk().await {
-                Ok(Some(bytes)) => Some((Ok(bytes), Some(read))),
-                Ok(None) => None,
-                Err(e) => Some((Err(e), None)),
-            }
-        })
-        .boxed()
-    }
-
+impl Chunks for CachedRead {
     async fn next_chunk(&mut self) -> std::io::Result<Option<Bytes>> {
         if let Some(at) = self.seek_to.take() {
             self.f.seek(SeekFrom::Start(at)).await?;
@@ -302,7 +309,9 @@ impl CachedRead {
             }
         }
     }
+}
 
+impl CachedRead {
     async fn corrupt(&self) {
         let content = &self.in_use.content;
         tracing::error!(
@@ -331,19 +340,7 @@ struct Tail {
     _in_use: InUse,
 }
 
-impl Tail {
-    fn into_stream(self) -> BoxStream<'static, std::io::Result<Bytes>> {
-        stream::unfold(Some(self), |tail| async move {
-            let mut tail = tail?;
-            match tail.next_chunk().await {
-                Ok(Some(bytes)) => Some((Ok(bytes), Some(tail))),
-                Ok(None) => None,
-                Err(e) => Some((Err(e), None)),
-            }
-        })
-        .boxed()
-    }
-
+impl Chunks for Tail {
     async fn next_chunk(&mut self) -> std::io::Result<Option<Bytes>> {
         if self.pos > self.end {
             return Ok(None);
