@@ -7,13 +7,14 @@ use super::flight::Leader;
 use super::{backoff, Content, Error, OriginError, Stats, COUNTER_MISMATCHES};
 use crate::model::UpdateFile;
 use crate::store::ContentState;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Seek, SeekFrom, Write};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 
-/// Bytes gathered before each write to the partial file (and progress report).
+/// Most bytes gathered before a write to the partial file (and a progress report); less is
+/// written whenever the upstream pauses.
 const WRITE_CHUNK: usize = 256 << 10;
 
 impl Content {
@@ -90,6 +91,7 @@ impl Content {
             match ingested {
                 Ok(stamp) => {
                     inner.store.content_verified(&file.sha1, file.size, stamp)?;
+                    inner.known_good(file.sha1, stamp);
                     Stats::add(&inner.stats.published, 1);
                     // Readers tailing the partial file keep their open handle.
                     cache::remove_file(&part_path)?;
@@ -218,7 +220,17 @@ impl Content {
         let mut stream = body.stream;
         let mut pending: Vec<u8> = Vec::with_capacity(WRITE_CHUNK);
         let mut result = Ok(());
-        while let Some(chunk) = stream.next().await {
+        loop {
+            let next = match stream.next().now_or_never() {
+                Some(next) => next,
+                None => {
+                    // Nothing more has arrived: hand readers what we have before waiting,
+                    // so a client tailing the download gets its first bytes at once.
+                    write(part, &mut pending, offset, leader).map_err(local)?;
+                    stream.next().await
+                }
+            };
+            let Some(chunk) = next else { break };
             let chunk = match chunk {
                 Ok(c) => c,
                 Err(e) => {

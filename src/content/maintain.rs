@@ -126,6 +126,7 @@ impl Content {
             match checked {
                 cache::Check::Good { stamp } => {
                     report.good += 1;
+                    inner.known_good(entry.file.sha1, stamp);
                     if entry.stamp != Some(stamp) {
                         // Same bytes, new mtime (restored from a backup, say).
                         inner

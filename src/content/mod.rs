@@ -24,7 +24,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use futures_util::stream::BoxStream;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -188,6 +188,8 @@ struct Inner {
     touched: Mutex<HashMap<Sha1Digest, Instant>>,
     /// One eviction pass at a time.
     evicting: tokio::sync::Mutex<()>,
+    /// Files (by digest and stamp) whose bytes this process hashed and found good.
+    known_good: Mutex<HashSet<(Sha1Digest, i64)>>,
     stats: Stats,
 }
 
@@ -211,6 +213,7 @@ impl Content {
             in_use: Mutex::default(),
             touched: Mutex::default(),
             evicting: tokio::sync::Mutex::new(()),
+            known_good: Mutex::default(),
             stats: Stats::default(),
             store,
             origin,
@@ -271,6 +274,20 @@ impl Inner {
             .content_entry(&file.sha1)?
             .is_some_and(|e| e.state == store::ContentState::Verified);
         Ok(verified && cache::path(&self.root, &file.sha1).exists())
+    }
+
+    fn known_good(&self, sha1: Sha1Digest, stamp: i64) {
+        self.known_good
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert((sha1, stamp));
+    }
+
+    fn is_known_good(&self, sha1: &Sha1Digest, stamp: i64) -> bool {
+        self.known_good
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(&(*sha1, stamp))
     }
 
     fn in_use(&self) -> MutexGuard<'_, HashMap<Sha1Digest, usize>> {

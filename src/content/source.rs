@@ -10,13 +10,15 @@ use crate::store::ContentState;
 use bytes::{Bytes, BytesMut};
 use futures_util::stream::{self, BoxStream, StreamExt};
 use sha1::{Digest as _, Sha1};
-use std::io::SeekFrom;
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::watch;
 
-/// Read size when streaming to a client.
-const READ_CHUNK: usize = 256 << 10;
+/// Read size when streaming to a client: Delivery Optimization's piece size, so a piece is
+/// one read.
+const READ_CHUNK: usize = 1 << 20;
 /// `last_served` is written at most this often per file.
 const TOUCH_EVERY: Duration = Duration::from_secs(60);
 
@@ -30,9 +32,10 @@ pub struct Source {
 }
 
 enum Body {
-    Cached(tokio::fs::File),
+    /// The open file and its stamp.
+    Cached(Arc<File>, i64),
     Live {
-        part: tokio::fs::File,
+        part: Arc<File>,
         rx: watch::Receiver<Progress>,
         content: Content,
     },
@@ -53,16 +56,21 @@ impl Source {
             ..
         } = self;
         match body {
-            Body::Cached(f) => CachedRead {
-                f,
-                seek_to: Some(start),
-                left: end - start + 1,
-                sha1: (start == 0 && end + 1 == file.size).then(Sha1::new),
-                held: None,
-                file,
-                in_use: _in_use,
+            Body::Cached(f, stamp) => {
+                let whole = start == 0 && end + 1 == file.size;
+                let known_good = _in_use.content.0.is_known_good(&file.sha1, stamp);
+                CachedRead {
+                    f,
+                    pos: start,
+                    left: end - start + 1,
+                    sha1: (whole && !known_good).then(Sha1::new),
+                    stamp,
+                    held: None,
+                    file,
+                    in_use: _in_use,
+                }
+                .into_stream()
             }
-            .into_stream(),
             Body::Live { part, rx, content } => Tail {
                 file,
                 part,
@@ -98,8 +106,9 @@ impl Content {
                 match progress {
                     Progress::Running { .. } => {
                         let path = self.0.partial.join(entry.file.sha1.to_hex_upper());
-                        match tokio::fs::File::open(&path).await {
+                        match File::open(&path) {
                             Ok(part) => {
+                                let part = Arc::new(part);
                                 let in_use = InUse::new(self, entry.file.sha1);
                                 return Ok(Some(Source {
                                     file: entry.file,
@@ -163,7 +172,7 @@ impl Content {
     ) -> Result<Option<Source>, Error> {
         let inner = &self.0;
         let in_use = InUse::new(self, file.sha1);
-        let f = match tokio::fs::File::open(cache::path(&inner.root, &file.sha1)).await {
+        let f = match File::open(cache::path(&inner.root, &file.sha1)) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 inner.store.content_removed(&file.sha1)?;
@@ -171,7 +180,7 @@ impl Content {
             }
             Err(e) => return Err(e.into()),
         };
-        let meta = f.metadata().await?;
+        let meta = f.metadata()?;
         if meta.len() != file.size || stamp != Some(cache::stamp(&meta)) {
             tracing::error!(
                 sha1 = file.sha1.to_hex_upper(),
@@ -185,7 +194,7 @@ impl Content {
         Ok(Some(Source {
             file: file.clone(),
             modified: meta.modified().ok(),
-            body: Body::Cached(f),
+            body: Body::Cached(Arc::new(f), cache::stamp(&meta)),
             _in_use: in_use,
         }))
     }
@@ -253,16 +262,19 @@ trait Chunks: Sized + Send + 'static {
     }
 }
 
-/// Reads a cached file. A read of the whole file is hashed as it goes and its last chunk
-/// held back until the SHA-1 matched: bytes changed on disk in a way the stamp check misses
-/// end the response in an error (the client's own check fails safe), quarantine the file and
-/// start fetching it again. Partial reads (Delivery Optimization's 1 MiB pieces) rely on the
-/// verification at ingest, the stamp check and `outpost verify`.
+/// Reads a cached file. The first whole-file read of a file in this process (one this
+/// process did not publish itself) is hashed as it goes, its last chunk held back until the
+/// SHA-1 matched: bytes changed on disk in a way the stamp check misses — rot since the last
+/// start, an edit that kept the mtime — end the response in an error (the client's own check
+/// fails safe), quarantine the file and start fetching it again. Later reads of the same
+/// bytes (same stamp), and partial reads (Delivery Optimization's 1 MiB pieces), rely on
+/// that, the stamp check and `outpost verify`: hashing every read would halve throughput.
 struct CachedRead {
-    f: tokio::fs::File,
-    seek_to: Option<u64>,
+    f: Arc<File>,
+    pos: u64,
     left: u64,
     sha1: Option<Sha1>,
+    stamp: i64,
     held: Option<Bytes>,
     file: UpdateFile,
     in_use: InUse,
@@ -270,9 +282,6 @@ struct CachedRead {
 
 impl Chunks for CachedRead {
     async fn next_chunk(&mut self) -> std::io::Result<Option<Bytes>> {
-        if let Some(at) = self.seek_to.take() {
-            self.f.seek(SeekFrom::Start(at)).await?;
-        }
         loop {
             if self.left == 0 {
                 let matches = self
@@ -283,17 +292,18 @@ impl Chunks for CachedRead {
                     self.corrupt().await;
                     return Err(std::io::Error::other("cached file failed verification"));
                 }
+                if self.held.is_some() {
+                    self.in_use.content.0.known_good(self.file.sha1, self.stamp);
+                }
                 return Ok(self.held.take());
             }
             let want = self.left.min(READ_CHUNK as u64) as usize;
-            let mut buf = BytesMut::with_capacity(want);
-            let n = self.f.read_buf(&mut buf).await?;
-            if n == 0 {
+            let chunk = read_at(&self.f, self.pos, want).await?;
+            if chunk.is_empty() {
                 return Err(std::io::ErrorKind::UnexpectedEof.into());
             }
-            buf.truncate(n.min(want));
-            self.left -= buf.len() as u64;
-            let chunk = buf.freeze();
+            self.pos += chunk.len() as u64;
+            self.left -= chunk.len() as u64;
             Stats::add(
                 &self.in_use.content.0.stats.served_bytes,
                 chunk.len() as u64,
@@ -331,7 +341,7 @@ impl CachedRead {
 /// Reads a partial file as its download proceeds.
 struct Tail {
     file: UpdateFile,
-    part: tokio::fs::File,
+    part: Arc<File>,
     rx: watch::Receiver<Progress>,
     content: Content,
     pos: u64,
@@ -370,14 +380,11 @@ impl Chunks for Tail {
             let limit = readable.min(self.end + 1);
             if self.pos < limit {
                 let want = (limit - self.pos).min(READ_CHUNK as u64) as usize;
-                let mut buf = BytesMut::zeroed(want);
-                self.part.seek(SeekFrom::Start(self.pos)).await?;
-                let n = self.part.read(&mut buf).await?;
-                if n > 0 {
-                    buf.truncate(n);
-                    self.pos += n as u64;
-                    Stats::add(&self.content.0.stats.served_bytes, n as u64);
-                    return Ok(Some(buf.freeze()));
+                let chunk = read_at(&self.part, self.pos, want).await?;
+                if !chunk.is_empty() {
+                    self.pos += chunk.len() as u64;
+                    Stats::add(&self.content.0.stats.served_bytes, chunk.len() as u64);
+                    return Ok(Some(chunk));
                 }
                 if self.verified {
                     return Err(std::io::ErrorKind::UnexpectedEof.into());
@@ -395,4 +402,26 @@ impl Chunks for Tail {
             }
         }
     }
+}
+
+/// Up to `len` bytes at `pos`, read on the blocking pool straight into the buffer handed to
+/// the connection (tokio's `File` would copy them once more through its own buffer).
+async fn read_at(f: &Arc<File>, pos: u64, len: usize) -> std::io::Result<Bytes> {
+    let f = f.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut buf = BytesMut::zeroed(len);
+        let mut filled = 0;
+        while filled < len {
+            match f.read_at(&mut buf[filled..], pos + filled as u64) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        buf.truncate(filled);
+        Ok(buf.freeze())
+    })
+    .await
+    .map_err(std::io::Error::other)?
 }
