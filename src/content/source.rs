@@ -7,11 +7,11 @@ use super::flight::{self, Progress};
 use super::{cache, Content, Error, Stats};
 use crate::model::{Sha1Digest, UpdateFile};
 use crate::store::ContentState;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures_util::stream::{self, BoxStream, StreamExt};
 use sha1::{Digest as _, Sha1};
 use std::fs::File;
-use std::os::unix::fs::FileExt;
+use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::watch;
@@ -405,22 +405,17 @@ impl Chunks for Tail {
 }
 
 /// Up to `len` bytes at `pos`, read on the blocking pool straight into the buffer handed to
-/// the connection (tokio's `File` would copy them once more through its own buffer).
+/// the connection: no second copy through tokio's `File` buffer, and no zeroing first
+/// (`read_to_end` fills spare capacity). Each reader has its own file handle, so moving its
+/// cursor is safe.
 async fn read_at(f: &Arc<File>, pos: u64, len: usize) -> std::io::Result<Bytes> {
     let f = f.clone();
     tokio::task::spawn_blocking(move || {
-        let mut buf = BytesMut::zeroed(len);
-        let mut filled = 0;
-        while filled < len {
-            match f.read_at(&mut buf[filled..], pos + filled as u64) {
-                Ok(0) => break,
-                Ok(n) => filled += n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        buf.truncate(filled);
-        Ok(buf.freeze())
+        let mut file = &*f;
+        file.seek(SeekFrom::Start(pos))?;
+        let mut buf = Vec::with_capacity(len);
+        file.take(len as u64).read_to_end(&mut buf)?;
+        Ok(Bytes::from(buf))
     })
     .await
     .map_err(std::io::Error::other)?
