@@ -7,6 +7,7 @@ use super::flight::Leader;
 use super::{backoff, Content, Error, OriginError, Stats, COUNTER_MISMATCHES};
 use crate::model::UpdateFile;
 use crate::store::ContentState;
+use bytes::Bytes;
 use futures_util::{FutureExt, StreamExt};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::io::{Seek, SeekFrom, Write};
@@ -40,9 +41,13 @@ impl Content {
             Err(TryLockError::WouldBlock) => return Err(Error::Busy(file.sha1.to_hex_upper())),
             Err(TryLockError::Error(e)) => return Err(e.into()),
         }
-        inner
-            .store
-            .content_set_state(&file.sha1, ContentState::Fetching)?;
+        // Recorded while the first request goes out (see `download`), not before it.
+        let marking = {
+            let (store, sha1) = (inner.store.clone(), file.sha1);
+            tokio::task::spawn_blocking(move || {
+                store.content_set_state(&sha1, ContentState::Fetching)
+            })
+        };
         // Dropped mid-way (cancelled), the file is missing again; the partial file stays for
         // the next leader to resume.
         let mut state = StateGuard {
@@ -51,7 +56,7 @@ impl Content {
             armed: true,
         };
         let outcome = self
-            .fetch_and_publish(file, part, part_path.clone(), leader)
+            .fetch_and_publish(file, part, part_path.clone(), leader, Some(marking))
             .await;
         state.armed = false;
         match &outcome {
@@ -77,13 +82,19 @@ impl Content {
         mut part: File,
         part_path: PathBuf,
         leader: &Leader,
+        mut marking: Option<Marking>,
     ) -> Result<(), Error> {
         let inner = &self.0;
         let sha1 = file.sha1.to_hex_upper();
         let mut fresh_retry_left = true;
         loop {
             let resumed = part.metadata()?.len() > 0;
-            self.download(file, &mut part, leader).await?;
+            let downloaded = self.download(file, &mut part, leader, &mut marking).await;
+            // The `fetching` mark must land before any later state.
+            if let Some(m) = marking.take() {
+                finish_marking(m).await?;
+            }
+            downloaded?;
             let (root, path, meta) = (inner.root.clone(), part_path.clone(), file.clone());
             let ingested = tokio::task::spawn_blocking(move || cache::ingest(&root, &path, &meta))
                 .await
@@ -128,6 +139,7 @@ impl Content {
         file: &UpdateFile,
         part: &mut File,
         leader: &Leader,
+        marking: &mut Option<Marking>,
     ) -> Result<(), Error> {
         let inner = &self.0;
         let sha1 = file.sha1.to_hex_upper();
@@ -148,7 +160,16 @@ impl Content {
         let mut failures = 0;
         loop {
             let before = offset;
-            let cause = match inner.origin.get(file, offset).await {
+            let answer = match marking.take() {
+                Some(m) => {
+                    let (answer, marked) =
+                        tokio::join!(inner.origin.get(file, offset), finish_marking(m));
+                    marked?;
+                    answer
+                }
+                None => inner.origin.get(file, offset).await,
+            };
+            let cause = match answer {
                 Ok(body) => match self.receive(file, part, body, &mut offset, leader).await {
                     Ok(()) if offset == file.size => return Ok(()),
                     Ok(()) => OriginError::Failed {
@@ -272,7 +293,7 @@ impl Content {
     }
 }
 
-/// Append `pending` at `offset` and report the new length to followers.
+/// Append `pending` at `offset` and hand the bytes to followers.
 fn write(
     part: &mut File,
     pending: &mut Vec<u8>,
@@ -283,9 +304,18 @@ fn write(
         return Ok(());
     }
     part.write_all(pending)?;
+    let start = *offset;
     *offset += pending.len() as u64;
-    pending.clear();
-    leader.progress(*offset);
+    let bytes = std::mem::replace(pending, Vec::with_capacity(WRITE_CHUNK));
+    leader.wrote(start, Bytes::from(bytes));
+    Ok(())
+}
+
+/// The background write of a file's `fetching` state.
+type Marking = tokio::task::JoinHandle<crate::store::Result<()>>;
+
+async fn finish_marking(marking: Marking) -> Result<(), Error> {
+    marking.await.map_err(|e| Error::Io(e.to_string()))??;
     Ok(())
 }
 

@@ -8,6 +8,7 @@
 
 use super::Error;
 use crate::model::Sha1Digest;
+use bytes::Bytes;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
@@ -17,12 +18,24 @@ use tokio::sync::watch;
 pub enum Progress {
     /// Elected, not yet writing.
     Starting,
-    /// The partial file holds this many bytes (not verified yet).
-    Running { written: u64 },
+    /// The partial file holds this many bytes (not verified yet); `recent` are the last of
+    /// them, so readers keeping up take them from here instead of from the disk.
+    Running {
+        written: u64,
+        recent: Option<Recent>,
+    },
     /// Finished: verified and published, or failed.
     Done(Result<(), Error>),
     /// The leader went away without finishing; rejoin to elect a new one.
     Abandoned,
+}
+
+/// The bytes of the partial file's latest write.
+#[derive(Debug, Clone)]
+pub struct Recent {
+    /// Offset of `bytes[0]` in the file.
+    pub start: u64,
+    pub bytes: Bytes,
 }
 
 /// The flights in progress, one per digest.
@@ -81,7 +94,18 @@ pub struct Leader {
 
 impl Leader {
     pub fn progress(&self, written: u64) {
-        self.tx.send_replace(Progress::Running { written });
+        self.tx.send_replace(Progress::Running {
+            written,
+            recent: None,
+        });
+    }
+
+    /// `bytes` were just appended at `start`.
+    pub fn wrote(&self, start: u64, bytes: Bytes) {
+        self.tx.send_replace(Progress::Running {
+            written: start + bytes.len() as u64,
+            recent: Some(Recent { start, bytes }),
+        });
     }
 
     /// A receiver for this flight, as a follower would get.

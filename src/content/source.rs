@@ -3,7 +3,7 @@
 //! before the whole file verified, and ends in an error (the server then cuts the
 //! connection) if it did not, so a client never completes a download of bad bytes.
 
-use super::flight::{self, Progress};
+use super::flight::{self, Progress, Recent};
 use super::{cache, Content, Error, Stats};
 use crate::model::{Sha1Digest, UpdateFile};
 use crate::store::ContentState;
@@ -79,6 +79,7 @@ impl Source {
                 pos: start,
                 end,
                 verified: false,
+                recent: None,
                 _in_use,
             }
             .into_stream(),
@@ -209,9 +210,13 @@ impl Content {
                 _ => touched.insert(*sha1, now),
             };
         }
-        if let Err(e) = self.0.store.content_touch(&[*sha1]) {
-            tracing::warn!(cause = %e, "recording last_served failed");
-        }
+        // Off the request path: a write waits for SQLite's lock.
+        let (store, sha1) = (self.0.store.clone(), *sha1);
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.content_touch(&[sha1]) {
+                tracing::warn!(cause = %e, "recording last_served failed");
+            }
+        });
     }
 }
 
@@ -347,6 +352,8 @@ struct Tail {
     pos: u64,
     end: u64,
     verified: bool,
+    /// The leader's latest write, served from memory while this reader keeps up.
+    recent: Option<Recent>,
     _in_use: InUse,
 }
 
@@ -365,7 +372,10 @@ impl Chunks for Tail {
                     self.file.size
                 }
                 Progress::Done(Err(e)) => return Err(std::io::Error::other(e.to_string())),
-                Progress::Running { written } if !self.verified => {
+                Progress::Running { written, recent } if !self.verified => {
+                    if recent.is_some() {
+                        self.recent = recent;
+                    }
                     written.min(self.file.size.saturating_sub(1))
                 }
                 _ if self.verified => self.file.size,
@@ -379,6 +389,11 @@ impl Chunks for Tail {
             };
             let limit = readable.min(self.end + 1);
             if self.pos < limit {
+                if let Some(chunk) = self.recent_bytes(limit) {
+                    self.pos += chunk.len() as u64;
+                    Stats::add(&self.content.0.stats.served_bytes, chunk.len() as u64);
+                    return Ok(Some(chunk));
+                }
                 let want = (limit - self.pos).min(READ_CHUNK as u64) as usize;
                 let chunk = read_at(&self.part, self.pos, want).await?;
                 if !chunk.is_empty() {
@@ -401,6 +416,20 @@ impl Chunks for Tail {
                 }
             }
         }
+    }
+}
+
+impl Tail {
+    /// The bytes from `pos` up to `limit` that the leader's latest write still holds.
+    fn recent_bytes(&self, limit: u64) -> Option<Bytes> {
+        let recent = self.recent.as_ref()?;
+        let end = recent.start + recent.bytes.len() as u64;
+        if !(recent.start..end).contains(&self.pos) {
+            return None;
+        }
+        let from = (self.pos - recent.start) as usize;
+        let to = (limit.min(end) - recent.start) as usize;
+        Some(recent.bytes.slice(from..to))
     }
 }
 
