@@ -96,12 +96,13 @@ pub async fn prefetch(
     progress.finish(
         Phase::Content,
         &format!(
-            "content: {} of {} wanted files fetched ({} bytes), {} failed, {} left out by max_cache_size",
+            "content: {} of {} wanted files fetched ({} bytes), {} failed, {} left out by max_cache_size, {} being fetched by another process",
             report.fetched,
             report.wanted,
             report.bytes,
             report.failed.len(),
-            report.over_budget
+            report.over_budget,
+            report.elsewhere
         ),
     );
     if let Some((file, e)) = report.failed.first() {

@@ -41,7 +41,8 @@ impl Content {
             Err(TryLockError::WouldBlock) => return Err(Error::Busy(file.sha1.to_hex_upper())),
             Err(TryLockError::Error(e)) => return Err(e.into()),
         }
-        // Recorded while the first request goes out (see `download`), not before it.
+        // Recorded while the download runs, not before it starts: a SQLite write is not on
+        // the way to a waiting client's first byte. It lands before any later state.
         let marking = {
             let (store, sha1) = (inner.store.clone(), file.sha1);
             tokio::task::spawn_blocking(move || {
@@ -89,7 +90,7 @@ impl Content {
         let mut fresh_retry_left = true;
         loop {
             let resumed = part.metadata()?.len() > 0;
-            let downloaded = self.download(file, &mut part, leader, &mut marking).await;
+            let downloaded = self.download(file, &mut part, leader).await;
             // The `fetching` mark must land before any later state.
             if let Some(m) = marking.take() {
                 finish_marking(m).await?;
@@ -139,7 +140,6 @@ impl Content {
         file: &UpdateFile,
         part: &mut File,
         leader: &Leader,
-        marking: &mut Option<Marking>,
     ) -> Result<(), Error> {
         let inner = &self.0;
         let sha1 = file.sha1.to_hex_upper();
@@ -160,16 +160,7 @@ impl Content {
         let mut failures = 0;
         loop {
             let before = offset;
-            let answer = match marking.take() {
-                Some(m) => {
-                    let (answer, marked) =
-                        tokio::join!(inner.origin.get(file, offset), finish_marking(m));
-                    marked?;
-                    answer
-                }
-                None => inner.origin.get(file, offset).await,
-            };
-            let cause = match answer {
+            let cause = match inner.origin.get(file, offset).await {
                 Ok(body) => match self.receive(file, part, body, &mut offset, leader).await {
                     Ok(()) if offset == file.size => return Ok(()),
                     Ok(()) => OriginError::Failed {

@@ -16,6 +16,8 @@ pub struct PrefetchReport {
     pub bytes: u64,
     /// Files left out because all wanted files together exceed `max_cache_size`.
     pub over_budget: usize,
+    /// Files another Outpost process (`serve` beside `sync`) was downloading at the time.
+    pub elsewhere: usize,
     /// Files that could not be fetched, with the reason.
     pub failed: Vec<(UpdateFile, Error)>,
 }
@@ -97,6 +99,7 @@ impl Content {
                     report.fetched += 1;
                     report.bytes += file.size;
                 }
+                Err(Error::Busy(_)) => report.elsewhere += 1,
                 Err(e) => report.failed.push((file, e)),
             }
         }

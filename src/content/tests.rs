@@ -618,3 +618,26 @@ async fn a_first_whole_file_read_of_bytes_changed_with_the_same_mtime_fails_and_
     assert_eq!(fx.cached(0).unwrap(), fx.files[0].1);
     assert_eq!(fx.fake.gets_of(&file.sha1).len(), 2);
 }
+
+#[tokio::test]
+async fn a_file_another_process_is_downloading_is_left_to_it() {
+    let fx = fixture(&[5000], 1);
+    let content = fx.content(u64::MAX);
+    let dir = fx.data_dir.join(PARTIAL_DIR);
+    std::fs::create_dir_all(&dir).unwrap();
+    // Another process's lock on the partial file (flock is per open file description).
+    let other = std::fs::File::create(dir.join(fx.files[0].0.sha1.to_hex_upper())).unwrap();
+    other.lock().unwrap();
+    let report = content
+        .prefetch(Wanted::Approved, &Quiet, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!((report.elsewhere, report.failed.len()), (1, 0));
+    assert!(lock(&fx.fake.gets).is_empty());
+    drop(other);
+    let report = content
+        .prefetch(Wanted::Approved, &Quiet, &CancellationToken::new())
+        .await
+        .unwrap();
+    assert_eq!(report.fetched, 1);
+}
