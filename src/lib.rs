@@ -2,14 +2,18 @@
 //!
 //! # Layout
 //! - `cli`: clap commands (= INTERFACE.md), exit codes, error printing.
-//! - `app`: composition root: opens the store, wires upstream and sync, runs commands and the demo.
+//! - `app`: composition root: opens the store, wires upstream, sync, content and serve, runs
+//!   commands and the demo.
 //! - `config`: TOML config: raw serde shapes → units → validated `Config`.
 //! - `model`: pure domain types (ids, digests, update documents, groups, approvals).
 //! - `xml`: hardened XML reader/writer, SOAP envelope and fault, update-document parser.
 //! - `upstream`: MS-WSUSSS client: auth + cookie lifecycle, messages, rate limit, retry.
-//! - `store`: SQLite replica (WAL, migrations): revisions, files, groups, deployments, anchors, runs.
+//! - `store`: SQLite replica (WAL, migrations): revisions, files, groups, deployments, anchors,
+//!   runs, and the content cache's index.
 //! - `sync`: one sync pass as atomic phases, with progress reporting.
-//! - `serve`: the client-facing side (MS-WUSP, `/Content`); so far `Range` resolution.
+//! - `content`: the content cache: cacache + verification, single flight, downloads, verify,
+//!   eviction.
+//! - `serve`: the client-facing side (MS-WUSP, `/Content`); so far `/Content`.
 //! - `status`: one `Status` struct rendered as JSON and text.
 //! - `telemetry`: tracing setup.
 //! - `lab`: built-in lab upstream (fake USS over a synthetic catalog) for the demo, tests, benches.
