@@ -1,6 +1,9 @@
 //! A leader's work: download a file into its partial file (resuming with `Range` after a cut
 //! connection or a restart), within the shared download slots and bandwidth budget, then
 //! verify and publish it (`cache::ingest`), recording the outcome in the store.
+//!
+//! Writes to the partial file (at most 256 KiB) are made inline on the download's task: they
+//! land in the page cache faster than a hop to the blocking pool and back.
 
 use super::cache::{self, Refused};
 use super::flight::Leader;
