@@ -84,15 +84,22 @@ pub async fn run(updates: usize, keep_running: bool) -> anyhow::Result<()> {
     println!("\n4. outpost status\n{status}");
 
     if keep_running {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let replica = format!("http://{}", listener.local_addr()?);
+        let example = super::open_store(&config)?
+            .content_in_state(crate::store::ContentState::Verified)?
+            .first()
+            .map(|e| e.file.content_path());
+        println!("Lab upstream still serving at {}", lab.url);
+        println!("Replica serving /Content at {replica} — press Ctrl-C to stop.");
+        if let Some(path) = example {
+            println!("Try: curl -sI {replica}{path}");
+        }
         println!(
-            "Lab upstream still serving at {} — press Ctrl-C to stop.",
-            lab.url
-        );
-        println!(
-            "Try: OUTPOST_CONFIG={}/outpost.toml outpost status",
+            "     OUTPOST_CONFIG={}/outpost.toml outpost status",
             data_dir.display()
         );
-        cancel.cancelled().await;
+        super::serve_on(&config, listener, cancel.clone()).await?;
     }
     lab.stop().await;
     if !keep_running {
