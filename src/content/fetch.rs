@@ -90,49 +90,45 @@ impl Content {
     ) -> Result<(), Error> {
         let inner = &self.0;
         let sha1 = file.sha1.to_hex_upper();
-        let mut fresh_retry_left = true;
-        loop {
-            let resumed = part.metadata()?.len() > 0;
-            let downloaded = self.download(file, &mut part, leader).await;
-            // The `fetching` mark must land before any later state.
-            if let Some(m) = marking.take() {
-                finish_marking(m).await?;
+        let resumed = part.metadata()?.len() > 0;
+        let downloaded = self.download(file, &mut part, leader).await;
+        // The `fetching` mark must land before any later state.
+        if let Some(m) = marking.take() {
+            finish_marking(m).await?;
+        }
+        downloaded?;
+        let (root, path, meta) = (inner.root.clone(), part_path.clone(), file.clone());
+        let ingested = tokio::task::spawn_blocking(move || cache::ingest(&root, &path, &meta))
+            .await
+            .map_err(|e| Error::Io(e.to_string()))?;
+        match ingested {
+            Ok(stamp) => {
+                inner.store.content_verified(&file.sha1, file.size, stamp)?;
+                inner.known_good(file.sha1, stamp);
+                Stats::add(&inner.stats.published, 1);
+                // Readers tailing the partial file keep their open handle.
+                cache::remove_file(&part_path)?;
+                tracing::info!(sha1, size = file.size, name = file.name, "content cached");
+                Ok(())
             }
-            downloaded?;
-            let (root, path, meta) = (inner.root.clone(), part_path.clone(), file.clone());
-            let ingested = tokio::task::spawn_blocking(move || cache::ingest(&root, &path, &meta))
-                .await
-                .map_err(|e| Error::Io(e.to_string()))?;
-            match ingested {
-                Ok(stamp) => {
-                    inner.store.content_verified(&file.sha1, file.size, stamp)?;
-                    inner.known_good(file.sha1, stamp);
-                    Stats::add(&inner.stats.published, 1);
-                    // Readers tailing the partial file keep their open handle.
-                    cache::remove_file(&part_path)?;
-                    tracing::info!(sha1, size = file.size, name = file.name, "content cached");
-                    return Ok(());
-                }
-                Err(Refused::Io(e)) => return Err(e.into()),
-                Err(Refused::Mismatch(check)) => {
-                    Stats::add(&inner.stats.digest_mismatches, 1);
-                    inner.store.bump_counter(COUNTER_MISMATCHES, 1)?;
-                    part.set_len(0)?;
-                    tracing::warn!(
-                        sha1,
-                        check,
-                        resumed,
-                        "downloaded bytes do not match the metadata; discarded"
-                    );
-                    // A resumed download may have joined bytes of two different answers:
-                    // one fresh attempt before giving up.
-                    if resumed && fresh_retry_left {
-                        fresh_retry_left = false;
-                        continue;
-                    }
-                    cache::remove_file(&part_path)?;
-                    return Err(Error::DigestMismatch { sha1, check });
-                }
+            Err(Refused::Io(e)) => Err(e.into()),
+            Err(Refused::Mismatch(check)) => {
+                Stats::add(&inner.stats.digest_mismatches, 1);
+                inner.store.bump_counter(COUNTER_MISMATCHES, 1)?;
+                // Never rewritten in place: readers tailing this flight must see it fail,
+                // not carry on into other bytes. A fresh attempt is a new flight.
+                cache::remove_file(&part_path)?;
+                tracing::warn!(
+                    sha1,
+                    check,
+                    resumed,
+                    "downloaded bytes do not match the metadata; discarded"
+                );
+                Err(Error::DigestMismatch {
+                    sha1,
+                    check,
+                    resumed,
+                })
             }
         }
     }
@@ -165,7 +161,8 @@ impl Content {
             let before = offset;
             let cause = match inner.origin.get(file, offset).await {
                 Ok(body) => match self.receive(file, part, body, &mut offset, leader).await {
-                    Ok(()) if offset == file.size => return Ok(()),
+                    // Past the size too: ingest refuses it by size.
+                    Ok(()) if offset >= file.size => return Ok(()),
                     Ok(()) => OriginError::Failed {
                         message: format!("answer ended after {offset} of {} bytes", file.size),
                         retryable: true,
@@ -219,18 +216,15 @@ impl Content {
             message: format!("writing the partial file: {e}"),
             retryable: false,
         };
-        if body.start != *offset {
-            if body.start != 0 {
-                return Err(OriginError::Failed {
-                    message: format!("asked for bytes from {offset}, got from {}", body.start),
-                    retryable: true,
-                });
-            }
-            // The origin ignored the range: start over.
-            part.set_len(0).map_err(local)?;
-            *offset = 0;
-            leader.progress(0);
+        if body.start > *offset {
+            return Err(OriginError::Failed {
+                message: format!("asked for bytes from {offset}, got from {}", body.start),
+                retryable: true,
+            });
         }
+        // An origin that ignored the range resends bytes we have: skip them rather than
+        // rewrite the file under readers that may already have sent them.
+        let mut skip = *offset - body.start;
         part.seek(SeekFrom::Start(*offset)).map_err(local)?;
         let mut stream = body.stream;
         let mut pending: Vec<u8> = Vec::with_capacity(WRITE_CHUNK);
@@ -246,13 +240,23 @@ impl Content {
                 }
             };
             let Some(chunk) = next else { break };
-            let chunk = match chunk {
+            let mut chunk = match chunk {
                 Ok(c) => c,
                 Err(e) => {
                     result = Err(e);
                     break;
                 }
             };
+            if skip > 0 {
+                let n = skip.min(chunk.len() as u64);
+                skip -= n;
+                self.throttle(n as usize).await;
+                Stats::add(&self.0.stats.fetched_bytes, n);
+                chunk = chunk.slice(n as usize..);
+                if chunk.is_empty() {
+                    continue;
+                }
+            }
             if *offset + (pending.len() + chunk.len()) as u64 > file.size {
                 // Longer than the metadata says: not the file. Ingest refuses it by size.
                 pending.extend_from_slice(&chunk);

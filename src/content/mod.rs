@@ -110,7 +110,12 @@ pub enum Error {
     #[error("{sha1}: {message}")]
     Gone { sha1: String, message: String },
     #[error("downloaded bytes of {sha1} do not match the metadata ({check}); discarded")]
-    DigestMismatch { sha1: String, check: &'static str },
+    DigestMismatch {
+        sha1: String,
+        check: &'static str,
+        /// The download had resumed a partial file (whose older bytes may be the bad ones).
+        resumed: bool,
+    },
     #[error("downloading {sha1}: {message}")]
     Download { sha1: String, message: String },
     #[error("{0} is being downloaded by another Outpost process")]
@@ -246,6 +251,7 @@ impl Content {
     /// Make sure `file` is cached and verified, fetching it if needed. Concurrent calls for
     /// one digest share one download.
     pub async fn ensure(&self, file: &UpdateFile) -> Result<(), Error> {
+        let mut fresh_retry = true;
         loop {
             if self.0.is_cached(file)? {
                 return Ok(());
@@ -254,6 +260,12 @@ impl Content {
                 flight::Role::Leader(leader) => {
                     let outcome = self.lead(file, &leader).await;
                     leader.finish(outcome.clone());
+                    // A resumed download may have joined bytes of two different answers:
+                    // one fresh attempt (its partial file is gone) before giving up.
+                    if fresh_retry && is_resumed_mismatch(&outcome) {
+                        fresh_retry = false;
+                        continue;
+                    }
                     return outcome;
                 }
                 flight::Role::Follower(mut rx) => {
@@ -293,6 +305,10 @@ impl Inner {
     fn in_use(&self) -> MutexGuard<'_, HashMap<Sha1Digest, usize>> {
         self.in_use.lock().unwrap_or_else(|e| e.into_inner())
     }
+}
+
+fn is_resumed_mismatch(outcome: &Result<(), Error>) -> bool {
+    matches!(outcome, Err(Error::DigestMismatch { resumed: true, .. }))
 }
 
 /// Backoff before retry `n` (0-based): exponential from `base`, capped, with full jitter.

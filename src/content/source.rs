@@ -157,7 +157,12 @@ impl Content {
                     if let Err(e) = &outcome {
                         tracing::warn!(sha1 = file.sha1.to_hex_upper(), cause = %e, "on-demand fetch failed");
                     }
+                    let again = super::is_resumed_mismatch(&outcome);
                     leader.finish(outcome);
+                    // Its readers have failed; fetch afresh for the next ones.
+                    if again {
+                        content.start(&file);
+                    }
                 });
                 rx
             }

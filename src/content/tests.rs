@@ -641,3 +641,47 @@ async fn a_file_another_process_is_downloading_is_left_to_it() {
         .unwrap();
     assert_eq!(report.fetched, 1);
 }
+
+#[tokio::test]
+async fn a_bad_partial_file_is_discarded_and_fetched_afresh() {
+    let fx = fixture(&[400_000], 0);
+    let content = fx.content(u64::MAX);
+    let file = fx.files[0].0.clone();
+    // Left by an earlier run: the right length so far, wrong bytes.
+    let dir = fx.data_dir.join(PARTIAL_DIR);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(file.sha1.to_hex_upper()), vec![0xEE; 150_000]).unwrap();
+    content.ensure(&file).await.unwrap();
+    assert_eq!(
+        fx.fake.gets_of(&file.sha1),
+        vec![150_000, 0],
+        "resumed, then fresh"
+    );
+    assert_eq!(fx.cached(0).unwrap(), fx.files[0].1);
+    assert_eq!(fx.store.counter(COUNTER_MISMATCHES).unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_tail_of_a_resumed_bad_download_fails_instead_of_mixing_bytes() {
+    let fx = fixture(&[400_000], 0);
+    let content = fx.content(u64::MAX);
+    let file = fx.files[0].0.clone();
+    let dir = fx.data_dir.join(PARTIAL_DIR);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(file.sha1.to_hex_upper()), vec![0xEE; 150_000]).unwrap();
+    let source = content.open(&file.sha1).await.unwrap().unwrap();
+    assert!(source.is_live());
+    assert!(
+        read_all(source).await.is_err(),
+        "bytes of the bad flight end in an error"
+    );
+    // The next request gets the file fetched afresh.
+    for _ in 0..200 {
+        if fx.state(0) == store::ContentState::Verified {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let source = content.open(&file.sha1).await.unwrap().unwrap();
+    assert_eq!(read_all(source).await.unwrap(), fx.files[0].1);
+}

@@ -177,6 +177,13 @@ async fn a_killed_sync_leaves_the_last_good_state_and_the_next_one_completes() {
     assert!(s.outpost(&["sync"]).await.status.success());
     let before = s.status();
     let mut child = sync_in_flight(&s, 2_000).await;
+    // Kill once some batches are committed as staged (the writer groups its commits).
+    for _ in 0..400 {
+        if s.status().staged_revisions > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
     child.start_kill().expect("SIGKILL");
     child.wait().await.expect("reaped");
 
