@@ -92,18 +92,26 @@ impl fmt::Display for Status {
         let c = &self.content;
         writeln!(
             f,
-            "  content          {} files cached ({} bytes), {} missing, {} quarantined (policy {})",
-            c.files, c.bytes, c.missing, c.corrupt_quarantined, c.policy
+            "  content          {} files cached ({}), {} missing, {} quarantined (policy {})",
+            c.files,
+            human_bytes(c.bytes),
+            c.missing,
+            c.corrupt_quarantined,
+            c.policy
         )?;
         writeln!(
             f,
-            "                   {} fetching, cap {} bytes, {} evicted, {} bad downloads refused",
-            c.fetching, c.max_cache_size, c.evictions, c.digest_mismatches
+            "                   {} fetching, cap {}, {} evicted, {} bad downloads refused",
+            c.fetching,
+            human_bytes(c.max_cache_size),
+            c.evictions,
+            c.digest_mismatches
         )?;
         writeln!(
             f,
-            "  metadata files   {} ({} bytes)",
-            c.metadata_files, c.metadata_bytes
+            "  metadata files   {} ({})",
+            c.metadata_files,
+            human_bytes(c.metadata_bytes)
         )?;
         if self.staged_revisions > 0 {
             writeln!(
@@ -116,5 +124,39 @@ impl fmt::Display for Status {
             writeln!(f, "  warning: {w}")?;
         }
         Ok(())
+    }
+}
+
+/// `1536` → "1.5 KiB" (binary units, as the config's sizes).
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} bytes")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::human_bytes;
+
+    #[test]
+    fn sizes_read_in_binary_units() {
+        assert_eq!(human_bytes(0), "0 bytes");
+        assert_eq!(human_bytes(1023), "1023 bytes");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(200 << 30), "200.0 GiB");
+        assert_eq!(
+            human_bytes(u64::MAX),
+            "16384.0 PiB",
+            "the largest unit caps"
+        );
     }
 }
