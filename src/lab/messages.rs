@@ -101,20 +101,14 @@ pub(super) fn config_data(max_updates: u32, anchor: &str, languages: &[Language]
         .leaf("MaxNumberOfUpdatesPerRequest", max_updates.to_string())
         .leaf("NewConfigAnchor", anchor)
         .leaf("ProtocolVersion", "1.20");
-    if languages.is_empty() {
-        w.raw("<LanguageUpdateList />");
-    } else {
-        w.open("LanguageUpdateList");
-        for l in languages {
-            w.open("ServerSyncLanguageData")
-                .leaf("LanguageID", l.id.to_string())
-                .leaf("ShortLanguage", l.short)
-                .leaf("LongLanguage", l.long)
-                .bool_leaf("Enabled", l.enabled)
-                .close("ServerSyncLanguageData");
-        }
-        w.close("LanguageUpdateList");
-    }
+    collection(&mut w, "LanguageUpdateList", languages, |w, l| {
+        w.open("ServerSyncLanguageData")
+            .leaf("LanguageID", l.id.to_string())
+            .leaf("ShortLanguage", l.short)
+            .leaf("LongLanguage", l.long)
+            .bool_leaf("Enabled", l.enabled)
+            .close("ServerSyncLanguageData");
+    });
     w.leaf("MaxUpdatesPerRequestInGetUpdateDecryptionData", "100")
         .close("GetConfigDataResult")
         .close("GetConfigDataResponse");
@@ -126,15 +120,9 @@ pub(super) fn revision_id_list(anchor: &str, ids: &[RevisionId]) -> String {
     w.open_ns("GetRevisionIdListResponse", NS_SD)
         .open("GetRevisionIdListResult")
         .leaf("Anchor", anchor);
-    if ids.is_empty() {
-        w.raw("<NewRevisions />");
-    } else {
-        w.open("NewRevisions");
-        for id in ids {
-            identity(&mut w, "UpdateIdentity", *id);
-        }
-        w.close("NewRevisions");
-    }
+    collection(&mut w, "NewRevisions", ids, |w, id| {
+        identity(w, "UpdateIdentity", *id)
+    });
     w.close("GetRevisionIdListResult")
         .close("GetRevisionIdListResponse");
     w.finish()
@@ -173,47 +161,35 @@ pub(super) fn update_data(updates: &[UpdateData], urls: &[FileUrl]) -> String {
     let mut w = Writer::new();
     w.open_ns("GetUpdateDataResponse", NS_SD)
         .open("GetUpdateDataResult");
-    if updates.is_empty() {
-        w.raw("<updates />");
-    } else {
-        w.open("updates");
-        for u in updates {
-            w.open("ServerSyncUpdateData");
-            identity(&mut w, "Id", u.id);
-            if let Blob::Text(doc) = &u.blob {
-                // Real WSUS escapes only `<`, `>` and `&` here (exchange 000015); quotes stay
-                // literal, which keeps responses a third smaller than full escaping.
-                w.open("XmlUpdateBlob")
-                    .raw(&quick_xml::escape::partial_escape(doc))
-                    .close("XmlUpdateBlob");
-            }
-            if !u.digests.is_empty() {
-                w.open("FileDigestList");
-                for d in &u.digests {
-                    w.leaf("base64Binary", d.to_base64());
-                }
-                w.close("FileDigestList");
-            }
-            if let Blob::Compressed(b64) = &u.blob {
-                w.leaf("XmlUpdateBlobCompressed", b64);
-            }
-            w.close("ServerSyncUpdateData");
+    collection(&mut w, "updates", updates, |w, u| {
+        w.open("ServerSyncUpdateData");
+        identity(w, "Id", u.id);
+        if let Blob::Text(doc) = &u.blob {
+            // Real WSUS escapes only `<`, `>` and `&` here (exchange 000015); quotes stay
+            // literal, which keeps responses a third smaller than full escaping.
+            w.open("XmlUpdateBlob")
+                .raw(&quick_xml::escape::partial_escape(doc))
+                .close("XmlUpdateBlob");
         }
-        w.close("updates");
-    }
-    if urls.is_empty() {
-        w.raw("<fileUrls />");
-    } else {
-        w.open("fileUrls");
-        for u in urls {
-            w.open("ServerSyncUrlData")
-                .leaf("FileDigest", u.digest.to_base64())
-                .leaf("MUUrl", &u.mu_url)
-                .raw("<UssUrl />")
-                .close("ServerSyncUrlData");
+        if !u.digests.is_empty() {
+            w.open("FileDigestList");
+            for d in &u.digests {
+                w.leaf("base64Binary", d.to_base64());
+            }
+            w.close("FileDigestList");
         }
-        w.close("fileUrls");
-    }
+        if let Blob::Compressed(b64) = &u.blob {
+            w.leaf("XmlUpdateBlobCompressed", b64);
+        }
+        w.close("ServerSyncUpdateData");
+    });
+    collection(&mut w, "fileUrls", urls, |w, u| {
+        w.open("ServerSyncUrlData")
+            .leaf("FileDigest", u.digest.to_base64())
+            .leaf("MUUrl", &u.mu_url)
+            .raw("<UssUrl />")
+            .close("ServerSyncUrlData");
+    });
     w.close("GetUpdateDataResult")
         .close("GetUpdateDataResponse");
     w.finish()
@@ -270,6 +246,7 @@ pub(super) fn deployments(d: &Deployments<'_>) -> String {
     w.finish()
 }
 
+/// `<name>…items…</name>`, or `<name />` when there are none (the real WSUS shape).
 fn collection<T>(w: &mut Writer, name: &str, items: &[T], mut item: impl FnMut(&mut Writer, &T)) {
     if items.is_empty() {
         w.raw(&format!("<{name} />"));
