@@ -61,7 +61,7 @@ impl Content {
         };
         // Never prefetch more than the cache can hold, or eviction would throw out what
         // this pass just fetched. Smallest first, so the most files fit.
-        let cached = self.0.store.content_counts()?.bytes;
+        let cached = self.0.store.content_cached_bytes()?;
         let mut budget = self.0.opts.max_cache_size.saturating_sub(cached);
         let before = files.len();
         files.retain(|f| match budget.checked_sub(f.size) {
@@ -115,6 +115,7 @@ impl Content {
     ) -> Result<VerifyReport, Error> {
         let inner = &self.0;
         let mut report = VerifyReport::default();
+        // Files gone from disk.
         let mut to_repair = Vec::new();
         for entry in inner.store.content_in_state(ContentState::Verified)? {
             if cancel.is_cancelled() {
@@ -146,7 +147,6 @@ impl Content {
                     report.bad += 1;
                     self.quarantine(&entry.file, &format!("{check} mismatch found by verify"))
                         .await?;
-                    to_repair.push(entry.file);
                 }
                 cache::Check::Gone => {
                     tracing::error!(sha1, "cached file is gone from disk");
@@ -156,11 +156,9 @@ impl Content {
                 }
             }
         }
-        for entry in inner.store.content_in_state(ContentState::Quarantined)? {
-            if !to_repair.iter().any(|f| f.sha1 == entry.file.sha1) {
-                to_repair.push(entry.file);
-            }
-        }
+        // Lost files, plus everything quarantined: by this pass or an earlier one.
+        let quarantined = inner.store.content_in_state(ContentState::Quarantined)?;
+        to_repair.extend(quarantined.into_iter().map(|e| e.file));
         if repair {
             for file in &to_repair {
                 if cancel.is_cancelled() {
@@ -198,7 +196,7 @@ impl Content {
     pub async fn evict_if_needed(&self) -> Result<(), Error> {
         let inner = &self.0;
         let _one = inner.evicting.lock().await;
-        let mut bytes = inner.store.content_counts()?.bytes;
+        let mut bytes = inner.store.content_cached_bytes()?;
         if bytes <= inner.opts.max_cache_size {
             return Ok(());
         }

@@ -253,9 +253,7 @@ impl Content {
     pub async fn ensure(&self, file: &UpdateFile) -> Result<(), Error> {
         let mut fresh_retry = true;
         loop {
-            if self.0.is_cached(file)? {
-                return Ok(());
-            }
+            // The leader checks the cache first (`lead`): a cached file costs one lookup.
             match self.0.flights.join(file.sha1) {
                 flight::Role::Leader(leader) => {
                     let outcome = self.lead(file, &leader).await;

@@ -240,11 +240,7 @@ impl Fixture {
     }
 
     fn cached(&self, i: usize) -> Option<Vec<u8>> {
-        std::fs::read(cache::path(
-            &self.data_dir.join(CACHE_DIR),
-            &self.files[i].0.sha1,
-        ))
-        .ok()
+        std::fs::read(self.cached_path(i)).ok()
     }
 
     fn state(&self, i: usize) -> store::ContentState {
@@ -253,6 +249,44 @@ impl Fixture {
             .unwrap()
             .unwrap()
             .state
+    }
+
+    fn cached_path(&self, i: usize) -> PathBuf {
+        cache::path(&self.data_dir.join(CACHE_DIR), &self.files[i].0.sha1)
+    }
+
+    /// Flip one bit of file `i`'s cached bytes in place (cacache leaves them read-only).
+    fn flip_cached_byte(&self, i: usize, at: usize, bit: u8) {
+        let path = self.cached_path(i);
+        let mut perms = std::fs::metadata(&path).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&path, perms).unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[at] ^= bit;
+        std::fs::write(&path, &bytes).unwrap();
+    }
+
+    /// A partial file of file `i` as an earlier run would have left it.
+    fn leave_partial(&self, i: usize, bytes: &[u8]) {
+        std::fs::create_dir_all(self.data_dir.join(PARTIAL_DIR)).unwrap();
+        std::fs::write(self.partial_path(i), bytes).unwrap();
+    }
+
+    fn partial_path(&self, i: usize) -> PathBuf {
+        self.data_dir
+            .join(PARTIAL_DIR)
+            .join(self.files[i].0.sha1.to_hex_upper())
+    }
+
+    /// Wait (bounded) for a background fetch of file `i` to publish it.
+    async fn wait_verified(&self, i: usize) {
+        for _ in 0..200 {
+            if self.state(i) == store::ContentState::Verified {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
 }
 
@@ -284,11 +318,7 @@ async fn ensure_downloads_verifies_and_publishes_once() {
     assert_eq!(fx.cached(0).as_deref(), Some(&fx.files[0].1[..]));
     assert_eq!(fx.state(0), store::ContentState::Verified);
     assert_eq!(fx.store.content_counts().unwrap().bytes, 300_000);
-    assert!(!fx
-        .data_dir
-        .join(PARTIAL_DIR)
-        .join(file.sha1.to_hex_upper())
-        .exists());
+    assert!(!fx.partial_path(0).exists());
 }
 
 #[tokio::test]
@@ -535,14 +565,7 @@ async fn verify_quarantines_flipped_bytes_and_repair_refetches_them() {
     let report = content.verify(false, &cancel).await.unwrap();
     assert_eq!((report.checked, report.good, report.remaining), (2, 2, 0));
 
-    let path = cache::path(&fx.data_dir.join(CACHE_DIR), &fx.files[1].0.sha1);
-    let mut bytes = std::fs::read(&path).unwrap();
-    bytes[123] ^= 1;
-    let mut perms = std::fs::metadata(&path).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(&path, perms).unwrap();
-    std::fs::write(&path, &bytes).unwrap();
+    fx.flip_cached_byte(1, 123, 1);
 
     let report = content.verify(false, &cancel).await.unwrap();
     assert_eq!((report.bad, report.remaining), (1, 1));
@@ -563,16 +586,9 @@ async fn a_file_changed_on_disk_is_not_served_but_fetched_again() {
     let content = fx.content(u64::MAX);
     let file = &fx.files[0].0;
     content.ensure(file).await.unwrap();
-    let path = cache::path(&fx.data_dir.join(CACHE_DIR), &file.sha1);
-    let mut bytes = std::fs::read(&path).unwrap();
-    bytes[0] ^= 1;
-    let mut perms = std::fs::metadata(&path).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(&path, perms).unwrap();
     // Written later than the verification, so its mtime differs.
     tokio::time::sleep(Duration::from_millis(20)).await;
-    std::fs::write(&path, &bytes).unwrap();
+    fx.flip_cached_byte(0, 0, 1);
     let source = content.open(&file.sha1).await.unwrap().unwrap();
     assert_eq!(read_all(source).await.unwrap(), fx.files[0].1);
     assert_eq!(fx.fake.gets_of(&file.sha1).len(), 2);
@@ -584,15 +600,9 @@ async fn a_first_whole_file_read_of_bytes_changed_with_the_same_mtime_fails_and_
     let content = fx.content(u64::MAX);
     let file = fx.files[0].0.clone();
     content.ensure(&file).await.unwrap();
-    let path = cache::path(&fx.data_dir.join(CACHE_DIR), &file.sha1);
+    let path = fx.cached_path(0);
     let mtime = std::fs::metadata(&path).unwrap().modified().unwrap();
-    let mut perms = std::fs::metadata(&path).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(&path, perms).unwrap();
-    let mut bytes = std::fs::read(&path).unwrap();
-    bytes[400_000] ^= 4;
-    std::fs::write(&path, &bytes).unwrap();
+    fx.flip_cached_byte(0, 400_000, 4);
     std::fs::File::options()
         .write(true)
         .open(&path)
@@ -608,12 +618,7 @@ async fn a_first_whole_file_read_of_bytes_changed_with_the_same_mtime_fails_and_
     let err = read_all(source).await.unwrap_err();
     assert!(err.to_string().contains("verification"), "{err}");
     // Quarantined and fetched again in the background.
-    for _ in 0..200 {
-        if fx.state(0) == store::ContentState::Verified {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    fx.wait_verified(0).await;
     assert_eq!(fx.state(0), store::ContentState::Verified);
     assert_eq!(fx.cached(0).unwrap(), fx.files[0].1);
     assert_eq!(fx.fake.gets_of(&file.sha1).len(), 2);
@@ -623,10 +628,9 @@ async fn a_first_whole_file_read_of_bytes_changed_with_the_same_mtime_fails_and_
 async fn a_file_another_process_is_downloading_is_left_to_it() {
     let fx = fixture(&[5000], 1);
     let content = fx.content(u64::MAX);
-    let dir = fx.data_dir.join(PARTIAL_DIR);
-    std::fs::create_dir_all(&dir).unwrap();
     // Another process's lock on the partial file (flock is per open file description).
-    let other = std::fs::File::create(dir.join(fx.files[0].0.sha1.to_hex_upper())).unwrap();
+    fx.leave_partial(0, &[]);
+    let other = std::fs::File::open(fx.partial_path(0)).unwrap();
     other.lock().unwrap();
     let report = content
         .prefetch(Wanted::Approved, &Quiet, &CancellationToken::new())
@@ -648,9 +652,7 @@ async fn a_bad_partial_file_is_discarded_and_fetched_afresh() {
     let content = fx.content(u64::MAX);
     let file = fx.files[0].0.clone();
     // Left by an earlier run: the right length so far, wrong bytes.
-    let dir = fx.data_dir.join(PARTIAL_DIR);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(file.sha1.to_hex_upper()), vec![0xEE; 150_000]).unwrap();
+    fx.leave_partial(0, &[0xEE; 150_000]);
     content.ensure(&file).await.unwrap();
     assert_eq!(
         fx.fake.gets_of(&file.sha1),
@@ -666,9 +668,7 @@ async fn a_tail_of_a_resumed_bad_download_fails_instead_of_mixing_bytes() {
     let fx = fixture(&[400_000], 0);
     let content = fx.content(u64::MAX);
     let file = fx.files[0].0.clone();
-    let dir = fx.data_dir.join(PARTIAL_DIR);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join(file.sha1.to_hex_upper()), vec![0xEE; 150_000]).unwrap();
+    fx.leave_partial(0, &[0xEE; 150_000]);
     let source = content.open(&file.sha1).await.unwrap().unwrap();
     assert!(source.is_live());
     assert!(
@@ -676,12 +676,7 @@ async fn a_tail_of_a_resumed_bad_download_fails_instead_of_mixing_bytes() {
         "bytes of the bad flight end in an error"
     );
     // The next request gets the file fetched afresh.
-    for _ in 0..200 {
-        if fx.state(0) == store::ContentState::Verified {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    fx.wait_verified(0).await;
     let source = content.open(&file.sha1).await.unwrap().unwrap();
     assert_eq!(read_all(source).await.unwrap(), fx.files[0].1);
 }

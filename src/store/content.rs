@@ -94,24 +94,17 @@ impl Store {
                  SELECT 1 FROM revision_file f JOIN revision r ON r.id = f.revision
                  WHERE f.sha1 = file.sha1 AND r.state = 'live')"
         ))?;
-        let entry = stmt
+        Ok(stmt
             .query_row([&sha1.0[..]], |r| {
-                Ok((
-                    read_file(r)?,
-                    r.get::<_, Option<String>>(5)?,
-                    r.get::<_, Option<i64>>(6)?,
-                ))
-            })
-            .optional()?;
-        entry
-            .map(|(file, state, stamp)| {
                 Ok(ContentEntry {
-                    file: file?,
-                    state: state.map_or(ContentState::Missing, |s| ContentState::parse(&s)),
-                    stamp,
+                    file: read_file(r)?,
+                    state: r
+                        .get::<_, Option<String>>(5)?
+                        .map_or(ContentState::Missing, |s| ContentState::parse(&s)),
+                    stamp: r.get(6)?,
                 })
             })
-            .transpose()
+            .optional()?)
     }
 
     /// Record a state change that carries no other data (`fetching`, `missing`).
@@ -200,8 +193,8 @@ impl Store {
                                WHERE c.sha1 = file.sha1 AND c.state = 'verified')
              ORDER BY file.size, file.sha1"
         ))?;
-        let rows = stmt.query_map([], read_file)?;
-        rows.map(|r| r?).collect()
+        let files = stmt.query_map([], read_file)?;
+        Ok(files.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Every file the index holds in `state`, with its metadata.
@@ -211,18 +204,14 @@ impl Store {
             "SELECT {FILE_COLUMNS}, c.stamp FROM content c JOIN file ON file.sha1 = c.sha1
              WHERE c.state = ?1 ORDER BY file.sha1"
         ))?;
-        let rows = stmt.query_map([state.as_str()], |r| {
-            Ok((read_file(r)?, r.get::<_, Option<i64>>(5)?))
-        })?;
-        rows.map(|r| {
-            let (file, stamp) = r?;
+        let entries = stmt.query_map([state.as_str()], |r| {
             Ok(ContentEntry {
-                file: file?,
+                file: read_file(r)?,
                 state,
-                stamp,
+                stamp: r.get(5)?,
             })
-        })
-        .collect()
+        })?;
+        Ok(entries.collect::<rusqlite::Result<_>>()?)
     }
 
     /// Verified files in the order eviction should take them: files no approval needs
@@ -236,22 +225,23 @@ impl Store {
              FROM content c WHERE c.state = 'verified'
              ORDER BY approved, coalesce(c.last_served, c.fetched_at, ''), c.sha1"
         ))?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, Vec<u8>>(0)?,
-                r.get::<_, Option<i64>>(1)?,
-                r.get::<_, bool>(2)?,
-            ))
-        })?;
-        rows.map(|r| {
-            let (sha1, size, approved) = r?;
+        let victims = stmt.query_map([], |r| {
             Ok(Evictable {
-                sha1: digest(&sha1)?,
-                size: size.unwrap_or(0).max(0) as u64,
-                approved,
+                sha1: sha1_at(r, 0)?,
+                size: r.get::<_, Option<i64>>(1)?.unwrap_or(0).max(0) as u64,
+                approved: r.get(2)?,
             })
-        })
-        .collect()
+        })?;
+        Ok(victims.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Bytes of verified content: what counts against `max_cache_size`.
+    pub fn content_cached_bytes(&self) -> Result<u64> {
+        Ok(self.conn().query_row(
+            "SELECT coalesce(sum(size), 0) FROM content WHERE state = 'verified'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
     }
 
     pub fn content_counts(&self) -> Result<ContentCounts> {
@@ -294,31 +284,27 @@ impl Store {
     }
 }
 
-/// `file` columns in FILE_COLUMNS order. Returns the row error separately from a malformed
-/// value so that `query_map` stays usable.
-fn read_file(r: &Row<'_>) -> rusqlite::Result<Result<UpdateFile>> {
-    let sha1: Vec<u8> = r.get(0)?;
-    let sha256: Option<Vec<u8>> = r.get(1)?;
-    let size: i64 = r.get(2)?;
-    let name: String = r.get(3)?;
-    let patching_type: Option<String> = r.get(4)?;
-    Ok((|| {
-        Ok(UpdateFile {
-            sha1: digest(&sha1)?,
-            sha256: sha256
-                .map(|d| {
-                    Sha256Digest::from_slice(&d)
-                        .map_err(|_| super::Error::Corrupt("bad SHA-256 in file".into()))
-                })
-                .transpose()?,
-            size: size.max(0) as u64,
-            name,
-            patching_type,
-            modified: None,
-        })
-    })())
+/// `file` columns in FILE_COLUMNS order.
+fn read_file(r: &Row<'_>) -> rusqlite::Result<UpdateFile> {
+    let sha256 = r
+        .get::<_, Option<Vec<u8>>>(1)?
+        .map(|d| Sha256Digest::from_slice(&d).map_err(|e| malformed(1, e)))
+        .transpose()?;
+    Ok(UpdateFile {
+        sha1: sha1_at(r, 0)?,
+        sha256,
+        size: r.get::<_, i64>(2)?.max(0) as u64,
+        name: r.get(3)?,
+        patching_type: r.get(4)?,
+        modified: None,
+    })
 }
 
-fn digest(bytes: &[u8]) -> Result<Sha1Digest> {
-    Sha1Digest::from_slice(bytes).map_err(|_| super::Error::Corrupt("bad SHA-1 in file".into()))
+fn sha1_at(r: &Row<'_>, idx: usize) -> rusqlite::Result<Sha1Digest> {
+    Sha1Digest::from_slice(&r.get::<_, Vec<u8>>(idx)?).map_err(|e| malformed(idx, e))
+}
+
+/// A stored digest of the wrong length: reported like any value SQLite cannot convert.
+fn malformed(idx: usize, e: crate::model::DigestError) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Blob, Box::new(e))
 }
