@@ -6,7 +6,7 @@
 use super::content::ContentBody;
 use super::ops::{self, Service};
 use super::{Lab, RecordedRequest};
-use crate::model::Sha1Digest;
+use crate::model::{parse_content_path, Sha1Digest, UpdateFile};
 use crate::xml::soap::{self, Body, Fault, CONTENT_TYPE};
 use crate::xml::{Element, Limits, Writer};
 use axum::body::{Body as HttpBody, Bytes};
@@ -235,7 +235,7 @@ async fn content(lab: Lab, route: &str, head: bool, headers: &HeaderMap) -> Resp
         return plain_500(&lab);
     }
     let not_found = || (StatusCode::NOT_FOUND, "not found\n").into_response();
-    let Some((key, meta)) = digest.and_then(|sha1| content_file(&lab, route, &sha1)) else {
+    let Some((key, meta)) = content_file(&lab, route) else {
         return not_found();
     };
     if lab.is_withheld(&meta.sha1) {
@@ -293,28 +293,22 @@ async fn content(lab: Lab, route: &str, head: bool, headers: &HeaderMap) -> Resp
     response
 }
 
-/// The SHA-1 a content route names (`/content/XX/SHA1HEX.ext`), whether or not it exists.
+/// The SHA-1 a content route names (`/content/XX/SHA1HEX.ext`), whether or not it exists or
+/// its folder and extension are right: it keys the request counters, which count every
+/// request naming a digest.
 fn content_digest(route: &str) -> Option<Sha1Digest> {
     let name = route.strip_prefix("/content/")?.split_once('/')?.1;
     let hex = name.find('.').map_or(name, |i| &name[..i]);
     Sha1Digest::from_hex(hex).ok()
 }
 
-/// The file a content route names: `XX` must be the last two hex digits of the SHA-1 and the
-/// extension must be the file's own, as on a real WSUS content share.
-fn content_file(
-    lab: &Lab,
-    route: &str,
-    sha1: &Sha1Digest,
-) -> Option<(u64, crate::model::UpdateFile)> {
-    let (dir, name) = route.strip_prefix("/content/")?.split_once('/')?;
-    let ext = name.find('.').map_or("", |i| &name[i..]);
-    if !sha1.to_hex_upper()[38..].eq_ignore_ascii_case(dir) {
-        return None;
-    }
-    let (key, meta) = lab.file_by_sha1(sha1)?;
+/// The file a content route names: a well-formed content path (`XX` the last two hex digits
+/// of the SHA-1) whose extension is the file's own, as on a real WSUS content share.
+fn content_file(lab: &Lab, route: &str) -> Option<(u64, UpdateFile)> {
+    let path = parse_content_path(route)?;
+    let (key, meta) = lab.file_by_sha1(&path.sha1)?;
     meta.extension()
-        .eq_ignore_ascii_case(ext)
+        .eq_ignore_ascii_case(&path.extension)
         .then_some((key, meta))
 }
 
