@@ -5,9 +5,9 @@
 //! skipped (wsusss.md §2.4: that is how real WSUS reports a revision that vanished).
 
 use super::{Ctx, Error, ErrorKind, Phase};
-use crate::model::RevisionId;
+use crate::model::{RevisionId, Sha1Digest, UpdateDoc};
 use crate::store::{Document, Fetched};
-use crate::upstream::{self, UpdateData};
+use crate::upstream;
 use std::collections::{HashSet, VecDeque};
 use tokio::task::JoinSet;
 
@@ -16,13 +16,16 @@ pub(super) struct Outcome {
     pub skipped: Vec<RevisionId>,
 }
 
-type Decoded = Staging;
+/// A fetched batch on its way to the writer: what the store keeps of each update, and the
+/// MUUrls of its files.
+type Staging = (Vec<Staged>, Vec<(Sha1Digest, String)>);
 
-/// A fetched batch on its way to the writer.
-type Staging = (
-    Vec<(UpdateData, Document)>,
-    Vec<(crate::model::Sha1Digest, String)>,
-);
+/// One update as staged: the decoded document text is not kept once it is encoded.
+struct Staged {
+    doc: UpdateDoc,
+    document: Document,
+    compressed: bool,
+}
 
 /// Batches the writer may lag behind the downloads (bounds memory: ~100 documents each).
 const WRITER_QUEUE: usize = 8;
@@ -57,9 +60,9 @@ impl Ctx<'_> {
                 let fetched: Vec<Fetched<'_>> = group
                     .iter()
                     .flat_map(|(updates, _)| updates)
-                    .map(|(u, document)| Fetched {
+                    .map(|u| Fetched {
                         doc: &u.doc,
-                        document,
+                        document: &u.document,
                         compressed: u.compressed,
                     })
                     .collect();
@@ -94,7 +97,7 @@ impl Ctx<'_> {
     ) -> Result<Vec<RevisionId>, Error> {
         let mut queue: VecDeque<Vec<RevisionId>> =
             todo.chunks(batch_size.max(1)).map(<[_]>::to_vec).collect();
-        let mut inflight: JoinSet<(Vec<RevisionId>, Result<Decoded, upstream::Error>)> =
+        let mut inflight: JoinSet<(Vec<RevisionId>, Result<Staging, upstream::Error>)> =
             JoinSet::new();
         let mut skipped = Vec::new();
         let writer_gone = || Error::new(phase, ErrorKind::Internal("the writer stopped".into()));
@@ -125,8 +128,8 @@ impl Ctx<'_> {
             match result {
                 Ok((mut updates, urls)) => {
                     let wanted: HashSet<RevisionId> = batch.iter().copied().collect();
-                    updates.retain(|(u, _)| wanted.contains(&u.id));
-                    let returned: HashSet<RevisionId> = updates.iter().map(|(u, _)| u.id).collect();
+                    updates.retain(|u| wanted.contains(&u.doc.id));
+                    let returned: HashSet<RevisionId> = updates.iter().map(|u| u.doc.id).collect();
                     self.progress.advance(returned.len() as u64);
                     if !updates.is_empty() {
                         writer
@@ -185,10 +188,11 @@ fn split_or_skip(
 
 /// One GetUpdateData call. The client decodes and parses the documents and this task encodes
 /// them for the store, off the writer, so that work overlaps the other downloads in flight.
+/// A document's own identity is the `Id` it was sent under (the client checks it).
 async fn fetch_batch(
     client: &upstream::Client,
     batch: &[RevisionId],
-) -> Result<Decoded, upstream::Error> {
+) -> Result<Staging, upstream::Error> {
     let answer = client.get_update_data(batch).await?;
     let urls = answer
         .file_urls
@@ -198,9 +202,10 @@ async fn fetch_batch(
     let updates = answer
         .updates
         .into_iter()
-        .map(|u| {
-            let document = Document::encode(&u.xml);
-            (u, document)
+        .map(|u| Staged {
+            document: Document::encode(&u.xml),
+            doc: u.doc,
+            compressed: u.compressed,
         })
         .collect();
     Ok((updates, urls))
