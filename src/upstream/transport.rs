@@ -217,29 +217,20 @@ pub(crate) fn interpret(op: &Op, status: u16, body: &[u8]) -> Result<Element, Er
         max_bytes: MAX_BODY_BYTES,
         ..Limits::default()
     };
-    let parsed = soap::parse(body, limits);
-    if !(200..300).contains(&status) {
-        return Err(match parsed {
-            Ok(Body::Fault(fault)) => Error::Fault {
-                op: op.name,
-                fault: Box::new(fault),
-            },
-            _ => Error::Http {
-                op: op.name,
-                status,
-            },
-        });
-    }
-    match parsed {
+    match soap::parse(body, limits) {
+        Ok(Body::Fault(fault)) => Err(Error::Fault {
+            op: op.name,
+            fault: Box::new(fault),
+        }),
+        _ if !(200..300).contains(&status) => Err(Error::Http {
+            op: op.name,
+            status,
+        }),
         Ok(Body::Message(el)) if el.name == op.response_name() && el.ns == op.ns => Ok(el),
         Ok(Body::Message(el)) => Err(Error::decode(
             op.name,
             format!("expected {}Response, got {{{}}}{}", op.name, el.ns, el.name),
         )),
-        Ok(Body::Fault(fault)) => Err(Error::Fault {
-            op: op.name,
-            fault: Box::new(fault),
-        }),
         Err(e) => Err(Error::decode(op.name, e)),
     }
 }
