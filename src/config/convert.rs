@@ -162,15 +162,13 @@ fn languages(key: &str, list: Vec<String>) -> Result<Vec<String>, Error> {
 fn content(raw: super::raw::RawContent) -> Result<Content, Error> {
     let d = Content::default();
     let policy = opt(raw.policy, "content.policy", |key, text| {
-        ContentPolicy::ALL
-            .into_iter()
-            .find(|p| p.as_str() == text)
-            .ok_or_else(|| {
-                Error::invalid(
-                    key,
-                    format!("{text:?} is not a policy; use \"approved\", \"all\" or \"on-demand\""),
-                )
-            })
+        one_of(
+            key,
+            &text,
+            ContentPolicy::ALL,
+            ContentPolicy::as_str,
+            "a policy",
+        )
     })?;
     let concurrency = opt(
         raw.download_concurrency,
@@ -210,15 +208,13 @@ fn reporting(raw: super::raw::RawReporting) -> Result<Reporting, Error> {
 fn log(raw: super::raw::RawLog) -> Result<Log, Error> {
     let d = Log::default();
     let format = opt(raw.format, "log.format", |key, text| {
-        LogFormat::ALL
-            .into_iter()
-            .find(|f| f.as_str() == text)
-            .ok_or_else(|| {
-                Error::invalid(
-                    key,
-                    format!("{text:?} is not a log format; use \"auto\", \"human\" or \"json\""),
-                )
-            })
+        one_of(
+            key,
+            &text,
+            LogFormat::ALL,
+            LogFormat::as_str,
+            "a log format",
+        )
     })?;
     Ok(Log {
         format: format.unwrap_or(d.format),
@@ -266,6 +262,27 @@ fn opt<T, U>(
     convert: impl FnOnce(&str, T) -> Result<U, Error>,
 ) -> Result<Option<U>, Error> {
     value.map(|v| convert(key, v)).transpose()
+}
+
+/// The value of `all` spelled `text`; the error names `what` was expected and lists the
+/// spellings (`use "a", "b" or "c"`).
+fn one_of<T: Copy, const N: usize>(
+    key: &str,
+    text: &str,
+    all: [T; N],
+    spelling: fn(T) -> &'static str,
+    what: &str,
+) -> Result<T, Error> {
+    all.into_iter()
+        .find(|v| spelling(*v) == text)
+        .ok_or_else(|| {
+            let words: Vec<String> = all.iter().map(|v| format!("{:?}", spelling(*v))).collect();
+            let choices = match words.split_last() {
+                Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+                _ => words.concat(),
+            };
+            Error::invalid(key, format!("{text:?} is not {what}; use {choices}"))
+        })
 }
 
 fn addr(key: &str, text: String) -> Result<SocketAddr, Error> {

@@ -341,6 +341,22 @@ fn invalid_values_name_the_key() {
 }
 
 #[test]
+fn word_choices_list_every_spelling() {
+    let e = err(&format!("{MINIMAL}[content]\npolicy = \"ondemand\"\n"));
+    assert!(
+        e.to_string()
+            .ends_with("\"ondemand\" is not a policy; use \"approved\", \"all\" or \"on-demand\""),
+        "{e}"
+    );
+    let e = err(&format!("{MINIMAL}[log]\nformat = \"pretty\"\n"));
+    assert!(
+        e.to_string()
+            .ends_with("\"pretty\" is not a log format; use \"auto\", \"human\" or \"json\""),
+        "{e}"
+    );
+}
+
+#[test]
 fn valid_edge_values() {
     for text in [
         "[log]\nlevel = \"warn,outpost::sync=debug,hyper=off\"",
