@@ -111,12 +111,7 @@ async fn status_works_while_another_process_syncs() {
         delay: std::time::Duration::from_millis(30),
         count: 1000,
     });
-    let path = s.config_path.to_string_lossy().into_owned();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
-        .args(["sync", "--config", &path])
-        .kill_on_drop(true)
-        .spawn()
-        .expect("sync starts");
+    let mut child = s.spawn_outpost(&["sync"]);
     let mut reads = 0;
     loop {
         let out = s.outpost(&["status", "--json"]).await;
@@ -160,13 +155,7 @@ async fn sync_in_flight(s: &crate::support::Setup, added: usize) -> tokio::proce
         count: 100_000,
     });
     lab.clear_requests();
-    let path = s.config_path.to_string_lossy().into_owned();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
-        .args(["sync", "--config", &path])
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("sync starts");
+    let child = s.spawn_outpost(&["sync"]);
     wait_for_calls(lab, "GetUpdateData", 6).await;
     child
 }
@@ -222,12 +211,7 @@ async fn sigterm_stops_sync_at_a_safe_point_with_a_non_zero_exit() {
     assert!(s.outpost(&["sync"]).await.status.success());
     let before = s.status();
     let child = sync_in_flight(&s, 2_000).await;
-    let pid = child.id().expect("pid").to_string();
-    let killed = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .expect("kill runs");
-    assert!(killed.success());
+    crate::support::sigterm(&child);
     let out = child.wait_with_output().await.expect("sync exits");
     assert!(!out.status.success());
     assert!(reason(&out).contains("cancelled"), "{}", reason(&out));

@@ -2,28 +2,13 @@
 //! prefetching them, `serve` handing them to clients, and `verify` — all over real sockets
 //! and real files.
 
-use crate::support::{self, Setup};
-use outpost::lab::{Inject, LabOptions};
+use crate::support::{self, replica, Setup};
+use outpost::lab::Inject;
 use outpost::model::{Sha1Digest, UpdateFile};
 use outpost::store::{ContentState, Wanted};
 use sha1::{Digest as _, Sha1};
 use std::path::PathBuf;
 use std::time::Duration;
-
-fn content_config(policy: &str, extra: &str) -> String {
-    format!("\n[content]\npolicy = \"{policy}\"\n{extra}")
-}
-
-async fn replica(updates: usize, policy: &str, extra: &str) -> Setup {
-    support::setup_configured(
-        LabOptions {
-            updates,
-            ..LabOptions::default()
-        },
-        &content_config(policy, extra),
-    )
-    .await
-}
 
 /// Where the cache keeps a file's bytes (cacache's layout; pinned by a unit test).
 fn cached_path(s: &Setup, sha1: &Sha1Digest) -> PathBuf {
@@ -385,12 +370,7 @@ async fn outpost_serve_stops_cleanly_on_sigterm() {
         &format!("\nlisten = \"127.0.0.1:{port}\""),
     );
     std::fs::write(&s.config_path, config).unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
-        .args(["serve", "--config"])
-        .arg(&s.config_path)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("outpost serve starts");
+    let mut child = s.spawn_outpost(&["serve"]);
     let file = verified(&s).into_iter().next().expect("a cached file");
     let url = format!("http://127.0.0.1:{port}{}", file.content_path());
     let mut body = None;
@@ -403,11 +383,7 @@ async fn outpost_serve_stops_cleanly_on_sigterm() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(sha1_of(&body.expect("served")), file.sha1.0);
-    let pid = child.id().expect("pid");
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("kill");
+    support::sigterm(&child);
     let status = tokio::time::timeout(Duration::from_secs(30), child.wait())
         .await
         .expect("serve stops")
@@ -421,12 +397,7 @@ async fn a_killed_sync_resumes_its_download_where_it_stopped() {
     let (_, big) = s.lab.lab.add_update_with_file(12 << 20);
     s.sync().await.expect("metadata");
     s.lab.lab.set_content_rate(Some(3 << 20));
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
-        .args(["sync", "--config"])
-        .arg(&s.config_path)
-        .kill_on_drop(true)
-        .spawn()
-        .expect("outpost sync starts");
+    let mut child = s.spawn_outpost(&["sync"]);
     let partial = s
         .data_dir()
         .join("content-partial")

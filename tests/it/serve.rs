@@ -4,8 +4,7 @@
 //! rules, paths that try to step out of the cache, other methods and paths, and files that
 //! are fetched on demand.
 
-use crate::support::{setup_configured, Served, Setup};
-use outpost::lab::LabOptions;
+use crate::support::{replica, Served, Setup};
 use outpost::model::{Sha1Digest, UpdateFile};
 use outpost::store::ContentState;
 use sha1::{Digest as _, Sha1};
@@ -57,14 +56,7 @@ impl Cached {
 }
 
 async fn cached() -> Cached {
-    let setup = setup_configured(
-        LabOptions {
-            updates: 10,
-            ..Default::default()
-        },
-        "\n[content]\npolicy = \"all\"\n",
-    )
-    .await;
+    let setup = replica(10, "all", "").await;
     let (_, large) = setup.lab.lab.add_update_with_file(LARGE);
     let (_, small) = setup.lab.lab.add_update_with_file(SMALL);
     setup.sync_all().await.expect("full sync");
@@ -96,14 +88,7 @@ async fn cached() -> Cached {
 /// A replica with policy "on-demand" that has synced the metadata (with one file of each of
 /// `sizes`) and cached nothing, serving.
 async fn on_demand(sizes: &[u64]) -> (Setup, Served, Vec<UpdateFile>) {
-    let setup = setup_configured(
-        LabOptions {
-            updates: 3,
-            ..Default::default()
-        },
-        "\n[content]\npolicy = \"on-demand\"\n",
-    )
-    .await;
+    let setup = replica(3, "on-demand", "").await;
     let files: Vec<UpdateFile> = sizes
         .iter()
         .map(|&n| setup.lab.lab.add_update_with_file(n).1)

@@ -29,6 +29,19 @@ pub async fn setup_with(options: LabOptions) -> Setup {
     setup_configured(options, "").await
 }
 
+/// A lab with `updates` plain updates and a replica with `content.policy = policy` plus the
+/// `extra` `[content]` keys.
+pub async fn replica(updates: usize, policy: &str, extra: &str) -> Setup {
+    setup_configured(
+        LabOptions {
+            updates,
+            ..LabOptions::default()
+        },
+        &format!("\n[content]\npolicy = \"{policy}\"\n{extra}"),
+    )
+    .await
+}
+
 /// Like `setup_with`, with `extra` TOML appended to the config (e.g. a `[content]` table).
 pub async fn setup_configured(options: LabOptions, extra: &str) -> Setup {
     let lab = Lab::new(options).start().await.expect("lab starts");
@@ -115,6 +128,19 @@ impl Setup {
         outpost::app::open_store(&self.config).expect("store opens")
     }
 
+    /// Start the real `outpost` binary with this setup's config without waiting for it
+    /// (stderr piped, for `wait_with_output`; the test config logs nothing).
+    pub fn spawn_outpost(&self, args: &[&str]) -> tokio::process::Child {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_outpost"))
+            .args(args)
+            .arg("--config")
+            .arg(&self.config_path)
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("outpost starts")
+    }
+
     /// Run the real `outpost` binary with this setup's config.
     pub async fn outpost(&self, args: &[&str]) -> Output {
         let mut all: Vec<&str> = args.to_vec();
@@ -155,6 +181,16 @@ pub async fn run_outpost(args: &[&str]) -> Output {
         .output()
         .await
         .expect("outpost runs")
+}
+
+/// Send SIGTERM to a child, as systemd does on stop.
+pub fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("the child is running").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "kill -TERM {pid}");
 }
 
 /// The one-line reason `outpost` prints on failure.
