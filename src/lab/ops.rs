@@ -186,7 +186,7 @@ fn get_cookie(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Box<Fault>) -> 
 
 /// `N,yyyy-MM-dd HH:mm:ss.fff` (the WSUS anchor shape; the time part is informational).
 fn anchor_string(counter: u64) -> String {
-    let time = crate::model::format_wsus_time(OffsetDateTime::now_utc());
+    let time = format_wsus_time(OffsetDateTime::now_utc());
     // The same UTC millisecond timestamp, written WSUS's anchor way: a space, no zone.
     format!("{counter},{}", time.replace('T', " ").trim_end_matches('Z'))
 }
@@ -307,20 +307,13 @@ fn revision_id_list(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Box<Fault
                 let mut full = anchor.is_none() || language_full;
                 if filtered {
                     let product = base.id(Entity::Product(e.product()));
-                    let by_category: Vec<bool> = categories
-                        .iter()
-                        .filter(|(id, _)| [product, family, company].contains(id))
-                        .map(|(_, delta)| *delta)
-                        .collect();
-                    let by_class: Vec<bool> = classifications
-                        .iter()
-                        .filter(|(id, _)| *id == e.class().id())
-                        .map(|(_, delta)| *delta)
-                        .collect();
-                    if by_category.is_empty() || by_class.is_empty() {
+                    let by_category =
+                        selected(&categories, |id| [product, family, company].contains(id));
+                    let by_class = selected(&classifications, |id| *id == e.class().id());
+                    let (Some(category_full), Some(class_full)) = (by_category, by_class) else {
                         continue;
-                    }
-                    full |= by_category.contains(&false) || by_class.contains(&false);
+                    };
+                    full |= category_full || class_full;
                 }
                 if full || st.changed(e) > after {
                     ids.extend(
@@ -335,6 +328,17 @@ fn revision_id_list(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Box<Fault
     let anchor = anchor_string(st.counter);
     drop(st);
     Ok(messages::revision_id_list(&anchor, &ids))
+}
+
+/// Whether filter items matching `hit` select an entity: `None` when none match, else whether
+/// one of them asks for everything again (`Delta` false).
+fn selected<T>(items: &[(T, bool)], hit: impl Fn(&T) -> bool) -> Option<bool> {
+    items
+        .iter()
+        .filter(|(id, _)| hit(id))
+        .fold(None, |full, (_, delta)| {
+            Some(full.unwrap_or(false) || !delta)
+        })
 }
 
 /// `ArrayOfUpdateIdentity` items (nil items skipped).
@@ -451,32 +455,29 @@ fn deployments(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Box<Fault>) ->
 }
 
 fn download_files(lab: &Lab, el: &Element, f: impl Fn(&str, &str) -> Box<Fault>) -> Reply {
-    let digests: Vec<String> = el
+    // Each digest as sent, with its value when it decodes.
+    let digests: Vec<(String, Option<Sha1Digest>)> = el
         .child("fileDigestList")
         .map(|l| {
             l.children_named("base64Binary")
                 .filter(|d| !d.is_nil())
-                .map(|d| compact(&d.text))
+                .map(|d| {
+                    let text = compact(&d.text);
+                    let sha1 = Sha1Digest::from_base64(&text).ok();
+                    (text, sha1)
+                })
                 .collect()
         })
         .unwrap_or_default();
-    let named: Vec<Sha1Digest> = digests
-        .iter()
-        .filter_map(|d| Sha1Digest::from_base64(d).ok())
-        .collect();
+    let named: Vec<Sha1Digest> = digests.iter().filter_map(|(_, sha1)| *sha1).collect();
     if digests.is_empty() || digests.len() > MAX_DOWNLOAD_DIGESTS {
         lab.note_download_files(&named, false);
         return Err(f("InvalidParameters", "fileDigestList"));
     }
     let missing: Vec<&str> = digests
         .iter()
-        .filter(|d| {
-            Sha1Digest::from_base64(d)
-                .ok()
-                .and_then(|sha1| lab.file_by_sha1(&sha1))
-                .is_none()
-        })
-        .map(String::as_str)
+        .filter(|(_, sha1)| sha1.and_then(|s| lab.file_by_sha1(&s)).is_none())
+        .map(|(text, _)| text.as_str())
         .collect();
     // A refused call fetches nothing, so it releases no withheld file.
     lab.note_download_files(&named, missing.is_empty());
