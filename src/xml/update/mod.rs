@@ -39,7 +39,7 @@ const DOC_LIMITS: Limits = Limits {
 /// sends), or UTF-8 when the bytes start like ASCII markup. A leading XML declaration is
 /// dropped so that nobody re-decodes the text by its `encoding=` attribute.
 pub fn decode_blob(bytes: &[u8]) -> Result<String, Error> {
-    let text = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
+    let mut text = if let Some(rest) = bytes.strip_prefix(&[0xFF, 0xFE]) {
         utf16le(rest)?
     } else if let Some(rest) = bytes.strip_prefix(&[0xEF, 0xBB, 0xBF]) {
         String::from_utf8(rest.to_vec()).map_err(|_| Error::NotUtf8)?
@@ -48,7 +48,10 @@ pub fn decode_blob(bytes: &[u8]) -> Result<String, Error> {
     } else {
         String::from_utf8(bytes.to_vec()).map_err(|_| Error::NotUtf8)?
     };
-    Ok(strip_declaration(&text).to_owned())
+    // What is stripped is a prefix: cut it off in place rather than copy the document.
+    let start = text.len() - strip_declaration(&text).len();
+    text.drain(..start);
+    Ok(text)
 }
 
 fn utf16le(bytes: &[u8]) -> Result<String, Error> {
