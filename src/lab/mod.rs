@@ -647,13 +647,7 @@ impl Lab {
     }
 
     fn record(&self, mut request: RecordedRequest) {
-        if request.body.len() > MAX_RECORD_BODY {
-            let mut cut = MAX_RECORD_BODY;
-            while !request.body.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            request.body.truncate(cut);
-        }
+        truncate_at_char(&mut request.body, MAX_RECORD_BODY);
         let mut st = self.state();
         st.request_bytes += request.body.len();
         st.requests.push_back(request);
@@ -799,6 +793,17 @@ impl Lab {
         }
         st.injections.retain(Inject::pending);
         plan
+    }
+}
+
+/// Cut `s` to at most `max` bytes, at a character boundary.
+fn truncate_at_char(s: &mut String, max: usize) {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::content::ContentBody;
 use super::ops::{self, Service};
-use super::{Lab, RecordedRequest};
+use super::{truncate_at_char, Lab, RecordedRequest};
 use crate::model::{parse_content_path, Sha1Digest, UpdateFile};
 use crate::xml::soap::{self, Body, Fault, CONTENT_TYPE};
 use crate::xml::{Element, Limits, Writer};
@@ -126,11 +126,8 @@ async fn soap_call(
         Ok(body) => {
             let mut envelope = soap::envelope(&body);
             if plan.malformed {
-                let mut cut = envelope.len() / 2;
-                while !envelope.is_char_boundary(cut) {
-                    cut -= 1;
-                }
-                envelope.truncate(cut);
+                let half = envelope.len() / 2;
+                truncate_at_char(&mut envelope, half);
             }
             xml_response(&lab, StatusCode::OK, envelope)
         }
