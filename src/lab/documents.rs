@@ -143,6 +143,18 @@ fn lar_true_installed(w: &mut Writer) {
         .close("upd:ApplicabilityRules");
 }
 
+/// Software rules: never installed, always installable.
+fn lar_installable(w: &mut Writer) {
+    w.open("upd:ApplicabilityRules")
+        .open("upd:IsInstalled")
+        .empty("lar:False")
+        .close("upd:IsInstalled")
+        .open("upd:IsInstallable")
+        .empty("lar:True")
+        .close("upd:IsInstallable")
+        .close("upd:ApplicabilityRules");
+}
+
 /// Shaped like the real Microsoft company document (56309036…): upper-case UpdateID inside
 /// the document, many languages, no relationships.
 fn company(w: &mut Writer, base: &Base, revision: i32) {
@@ -471,15 +483,8 @@ fn software(w: &mut Writer, base: &Base, e: Entity, revision: i32, file: Option<
         identity_ref(w, base.id(Entity::Superseded));
         w.close("upd:SupersededUpdates");
     }
-    w.close("upd:Relationships")
-        .open("upd:ApplicabilityRules")
-        .open("upd:IsInstalled")
-        .empty("lar:False")
-        .close("upd:IsInstalled")
-        .open("upd:IsInstallable")
-        .empty("lar:True")
-        .close("upd:IsInstallable")
-        .close("upd:ApplicabilityRules");
+    w.close("upd:Relationships");
+    lar_installable(w);
     files(w, file);
     command_line(w, file);
     w.close("upd:Update");
@@ -603,16 +608,8 @@ fn bundle_member(w: &mut Writer, base: &Base, n: u8, revision: i32, file: Option
         .open("upd:Prerequisites");
     identity_ref(w, base.id(Entity::Detectoid));
     at_least_one(w, false, base.id(Entity::Product(e.product())));
-    w.close("upd:Prerequisites")
-        .close("upd:Relationships")
-        .open("upd:ApplicabilityRules")
-        .open("upd:IsInstalled")
-        .empty("lar:False")
-        .close("upd:IsInstalled")
-        .open("upd:IsInstallable")
-        .empty("lar:True")
-        .close("upd:IsInstallable")
-        .close("upd:ApplicabilityRules");
+    w.close("upd:Prerequisites").close("upd:Relationships");
+    lar_installable(w);
     files(w, file);
     command_line(w, file);
     w.close("upd:Update");
