@@ -133,9 +133,7 @@ impl content::PrefetchProgress for PhaseProgress<'_> {
 /// `outpost verify [--repair]`.
 pub async fn verify_command(config: Config, repair: bool) -> anyhow::Result<()> {
     let cancel = super::shutdown_token();
-    let id = super::server_id(&config.storage.data_dir)?;
-    let client = upstream::Client::new(super::upstream_options(&config, id))?;
-    let content = open(&config, client)?;
+    let content = open(&config, super::upstream_client(&config)?)?;
     let report = content.verify(repair, &cancel).await?;
     println!(
         "checked {} cached files: {} good, {} bad (quarantined), {} gone from disk{}",

@@ -96,6 +96,12 @@ pub fn upstream_options(config: &Config, server_id: Uuid) -> upstream::Options {
     }
 }
 
+/// The USS client of this replica (its id from the data dir).
+pub fn upstream_client(config: &Config) -> anyhow::Result<upstream::Client> {
+    let id = server_id(&config.storage.data_dir)?;
+    Ok(upstream::Client::new(upstream_options(config, id))?)
+}
+
 pub fn sync_options(config: &Config) -> sync::Options {
     sync::Options {
         replica: config.sync.replica,
@@ -125,8 +131,7 @@ pub async fn sync_once(
 ) -> anyhow::Result<SyncOutcome> {
     let store = open_store(config)?;
     let _lock = lock_sync(&config.storage.data_dir)?;
-    let id = server_id(&config.storage.data_dir)?;
-    let client = upstream::Client::new(upstream_options(config, id))?;
+    let client = upstream_client(config)?;
     let run = store.begin_run()?;
     let result = sync::run(&client, &store, &sync_options(config), progress, cancel).await;
     let metadata = match result {
@@ -231,8 +236,7 @@ pub async fn serve_on(
     listener: tokio::net::TcpListener,
     cancel: CancellationToken,
 ) -> anyhow::Result<()> {
-    let id = server_id(&config.storage.data_dir)?;
-    let client = upstream::Client::new(upstream_options(config, id))?;
+    let client = upstream_client(config)?;
     let content = content::open(config, client)?;
     // The cap may have been lowered since the last run.
     content.evict_if_needed().await?;
