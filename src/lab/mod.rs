@@ -543,11 +543,7 @@ impl Lab {
     /// The bytes served at `/Content` for the file with this SHA-1, whole (meant for small
     /// files; see [`Lab::file_slice`] for large ones).
     pub fn file_content(&self, sha1: &Sha1Digest) -> Option<Vec<u8>> {
-        let (key, _) = self.file_by_sha1(sha1)?;
-        let source = self.file_source(key);
-        let mut bytes = vec![0u8; source.len() as usize];
-        source.read(self, 0, &mut bytes);
-        Some(bytes)
+        self.file_slice(sha1, 0, usize::MAX)
     }
 
     /// Up to `len` bytes of the file with this SHA-1 from `offset` (fewer at its end, none
